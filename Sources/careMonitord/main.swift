@@ -1,1 +1,1 @@
-print("careMonitord")
+print("careMonitord: commands are being wired")

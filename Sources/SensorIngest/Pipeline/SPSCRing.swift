@@ -87,14 +87,14 @@ public final class SPSCRingStorage<Element: BitwiseCopyable>: @unchecked Sendabl
 
     /// The producing end; traps when taken twice (one producer per ring).
     public func takeProducer() -> SPSCRing<Element>.Producer {
-        let (_, old) = endsTaken.bitwiseOr(1, ordering: .relaxed)
+        let old = endsTaken.bitwiseOr(1, ordering: .relaxed).oldValue
         precondition(old & 1 == 0, "the producer end of an SPSC ring was taken twice")
         return SPSCRing<Element>.Producer(self)
     }
 
     /// The consuming end; traps when taken twice (one consumer per ring).
     public func takeConsumer() -> SPSCRing<Element>.Consumer {
-        let (_, old) = endsTaken.bitwiseOr(2, ordering: .relaxed)
+        let old = endsTaken.bitwiseOr(2, ordering: .relaxed).oldValue
         precondition(old & 2 == 0, "the consumer end of an SPSC ring was taken twice")
         return SPSCRing<Element>.Consumer(self)
     }
