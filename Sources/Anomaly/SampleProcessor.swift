@@ -22,7 +22,9 @@ public struct SignalState: Sendable {
 ///
 /// Issue "Detectors" adds the statistics and the detectors here; today it keeps what every detector needs (how many
 /// samples, when last seen, last value) so that sensor health and replay summaries have real numbers.
-public final class DetectorEngine: SampleProcessor {
+public final class DetectorEngine: SampleProcessor, @unchecked Sendable {
+    // @unchecked Sendable: made on one thread and handed to the detector thread, which alone uses it from then on
+    // (the pipeline's consumer loop); readers look at it only after that thread was joined.
     public var signals: [SignalState]
     public var samples = 0
     public var latestTime: Double = -.infinity

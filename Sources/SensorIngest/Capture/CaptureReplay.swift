@@ -62,6 +62,8 @@ public struct ReplaySummary: Sendable {
     public var wallSeconds = 0.0
     public var samplesPerSecond: Double { wallSeconds > 0 ? Double(samples) / wallSeconds : 0 }
 
+    public init() {}
+
     public var json: String {
         var o = JSONObject()
         o["messages"] = .number(Double(messages))
@@ -91,7 +93,7 @@ public struct CaptureReplay {
         self.pipeline = pipeline; self.speed = speed; self.showProgress = showProgress; self.onMalformed = onMalformed
     }
 
-    static func monotonicSeconds() -> Double {
+    public static func monotonicSeconds() -> Double {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9

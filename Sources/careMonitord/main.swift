@@ -1,1 +1,0 @@
-print("careMonitord: commands are being wired")
