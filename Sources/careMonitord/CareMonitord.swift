@@ -8,7 +8,9 @@ import Glibc
 @main
 enum CareMonitord {
     static let commands: [(name: String, summary: String, run: @Sendable (ArraySlice<String>) throws(CommandError) -> Int32)] = [
+        ("demo", "start a private broker, publish a morning of real sensor payloads, print the decoded samples", DemoCommand.run),
         ("explain", "show which source a message matches and the readings it decodes to", ExplainCommand.run),
+        ("record", "record the configured sources' messages to a capture file", RecordCommand.run),
         ("replay", "replay capture files through the pipeline (events on stdout, summary on stderr)", ReplayCommand.run),
     ]
 
