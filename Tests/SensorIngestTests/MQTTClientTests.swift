@@ -26,7 +26,7 @@ private struct Harness {
     }
 
     func lines(atLeast level: LogLevel) -> [String] {
-        log.entries.filter { $0.level <= level }.map(\.message)
+        log.entries.filter { $0.level >= level }.map(\.message)
     }
 
     var allLines: String { log.entries.map { "\($0.level): \($0.message)" }.joined(separator: "\n") }
@@ -85,7 +85,7 @@ private struct Harness {
         try h.client.start()
         defer { h.client.stop() }
 
-        #expect(await watcher.waitForMessage(timeout: wait) { $0.payload == "online" } != nil, watcher.output)
+        #expect(await watcher.waitForMessage(timeout: wait) { $0.payload == "online" } != nil, "\(watcher.output)")
         // The socket closes without DISCONNECT, as when the daemon is killed or the network drops.
         h.client.simulateConnectionDropForTesting()
         #expect(await watcher.waitForMessage(timeout: wait) { $0.payload == "offline" } != nil,
@@ -193,14 +193,18 @@ private struct Harness {
         try h.client.start()
         defer { h.client.stop() }
 
-        #expect(await eventually(timeout: wait) { h.client.status.lastFault?.code == .tls }, h.allLines)
+        #expect(await eventually(timeout: wait) { h.client.status.lastFault?.code == .tls }, "\(h.allLines)")
         #expect(h.client.status.connects == 0)
         let errors = h.lines(atLeast: .error)
         #expect(errors.contains { $0.contains("TLS") && $0.contains(broker.otherCAFile!) && $0.contains(broker.port.description) },
                 "no actionable TLS error:\n\(h.allLines)")
         // libmosquitto's own OpenSSL reason reaches the log too.
-        #expect(errors.contains { $0.contains("libmosquitto") && $0.contains("certificate verify failed") }, h.allLines)
+        #expect(errors.contains { $0.contains("libmosquitto") && $0.contains("certificate verify failed") }, "\(h.allLines)")
         await #expect(throws: MQTTError.self) { try await h.client.waitUntilSubscribed(timeout: .milliseconds(300)) }
+        // Retries repeat the same OpenSSL error: shown once at error level, then at debug.
+        #expect(await eventually(timeout: wait) { h.client.status.connectAttempts >= 3 })
+        #expect(h.lines(atLeast: .error).filter { $0.contains("certificate verify failed") }.count == 1, "\(h.allLines)")
+        #expect(h.lines(atLeast: .error).filter { $0.contains("TLS with the MQTT broker") }.count == 1, "\(h.allLines)")
     }
 
     @Test func mutualTLSWithAClientCertificateConnects() async throws {
@@ -240,7 +244,7 @@ private struct Harness {
         try h.client.start()
         defer { h.client.stop() }
 
-        #expect(await eventually(timeout: wait) { h.client.status.lastFault?.code == .refused }, h.allLines)
+        #expect(await eventually(timeout: wait) { h.client.status.lastFault?.code == .refused }, "\(h.allLines)")
         #expect(h.client.status.connects == 0)
         let errors = h.lines(atLeast: .error)
         #expect(errors.contains { $0.contains("refused the connection") && $0.contains(passwordFile) && $0.contains("'care'") },
@@ -250,7 +254,7 @@ private struct Harness {
         #expect(h.client.status.lastFault.map { !"\($0)".contains("wrong-staple-9876") } == true)
         // Logged once at error level even though the client keeps retrying.
         #expect(await eventually(timeout: wait) { h.client.status.connectAttempts >= 3 })
-        #expect(errors.filter { $0.contains("refused the connection") }.count == 1, h.allLines)
+        #expect(errors.filter { $0.contains("refused the connection") }.count == 1, "\(h.allLines)")
     }
 
     // MARK: Supervision
@@ -265,8 +269,8 @@ private struct Harness {
         defer { h.client.stop() }
         #expect(await eventually(timeout: wait) {
             h.client.status.lastFault?.code == .connackTimeout && h.client.status.connectAttempts >= 2
-        }, h.allLines)
-        #expect(h.lines(atLeast: .warning).contains { $0.contains("no CONNACK") && $0.contains(String(silent.port)) }, h.allLines)
+        }, "\(h.allLines)")
+        #expect(h.lines(atLeast: .warning).contains { $0.contains("no CONNACK") && $0.contains(String(silent.port)) }, "\(h.allLines)")
     }
 
     @Test func unreachableBrokerIsOneWarningThenQuietRetries() async throws {
@@ -276,10 +280,10 @@ private struct Harness {
         let h = try Harness(config)
         try h.client.start()
         defer { h.client.stop() }
-        #expect(await eventually(timeout: wait) { h.client.status.connectAttempts >= 3 }, h.allLines)
+        #expect(await eventually(timeout: wait) { h.client.status.connectAttempts >= 3 }, "\(h.allLines)")
         let warnings = h.lines(atLeast: .warning)
         #expect(warnings.count == 1, "repeats of the same fault must not flood the log:\n\(h.allLines)")
-        #expect(warnings.first?.contains("cannot connect to the MQTT broker at 127.0.0.1:\(port)") == true, h.allLines)
+        #expect(warnings.first?.contains("cannot connect to the MQTT broker at 127.0.0.1:\(port)") == true, "\(h.allLines)")
         #expect(h.client.status.lastFault?.code == .unreachable)
     }
 
@@ -296,7 +300,7 @@ private struct Harness {
         #expect(rejected == [denied])
         #expect(h.client.status.rejectedSubscriptions == [denied])
         #expect(h.client.status.lastFault?.code == .subscriptionRejected)
-        #expect(h.lines(atLeast: .error).contains { $0.contains("forbidden/#") && $0.contains("0x80") }, h.allLines)
+        #expect(h.lines(atLeast: .error).contains { $0.contains("forbidden/#") && $0.contains("0x80") }, "\(h.allLines)")
     }
 
     @Test func invalidConfigurationListsEveryProblem() {
@@ -438,7 +442,7 @@ private final class SilentListener: Sendable {
     let fd: Int32
 
     init() throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
@@ -450,6 +454,7 @@ private final class SilentListener: Sendable {
         _ = withUnsafeMutablePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
         }
+        self.fd = fd
         port = Int(UInt16(bigEndian: address.sin_port))
     }
 

@@ -276,8 +276,9 @@ public final class TestBroker: Sendable {
     public func subscribe(_ filter: String, qos: Int = 1, username: String? = nil,
                           password: String? = nil) throws -> TestSubscriber {
         var args = clientArguments(username: username, password: password, caFile: nil, v5: false)
-        args += ["-t", filter, "-q", String(qos), "-d", "-F", "MSG %r %q %t %p"]
-        let n = state.withLock { _ in UInt32.random(in: 0...UInt32.max) }
+        let n = UInt32.random(in: 0...UInt32.max)
+        let probeTopic = "caremonitord-test/probe/\(n)"
+        args += ["-t", filter, "-t", probeTopic, "-q", String(qos), "-F", "MSG %r %q %t %p"]
         let output = directory + "/sub-\(n).out"
         let process: ChildProcess
         do {
@@ -286,55 +287,24 @@ public final class TestBroker: Sendable {
         } catch {
             throw TestBrokerError("cannot start mosquitto_sub: \(error)")
         }
-        return TestSubscriber(process: process, outputFile: output)
+        return TestSubscriber(process: process, outputFile: output, probeTopic: probeTopic) { [weak self] in
+            try self?.publish(topic: probeTopic, message: "probe", qos: 1, username: username, password: password)
+        }
     }
 
     // MARK: Static helpers
 
-    /// A port on 127.0.0.1 that was free a moment ago (bind to port 0, read it back, close).
+    /// A port on 127.0.0.1 that was free a moment ago (shared with the demo's `PrivateBroker`).
     public static func freeLoopbackPort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw TestBrokerError("socket: \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        var address = loopback(port: 0)
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard bound == 0 else { throw TestBrokerError("bind 127.0.0.1:0: \(String(cString: strerror(errno)))") }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        return Int(UInt16(bigEndian: address.sin_port))
+        do { return try PrivateBroker.freeLoopbackPort() } catch { throw TestBrokerError(error.message) }
     }
 
     /// Whether something accepts TCP connections on 127.0.0.1:`port`.
-    public static func acceptsConnections(port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var address = loopback(port: port)
-        return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        } == 0
-    }
-
-    static func loopback(port: Int) -> sockaddr_in {
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = UInt16(port).bigEndian
-        address.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
-        return address
-    }
+    public static func acceptsConnections(port: Int) -> Bool { PrivateBroker.acceptsConnections(port: port) }
 
     /// The full path of `name` in `PATH` (then in `extraDirectories`), or nil.
     public static func findProgram(_ name: String, extraDirectories: [String] = []) -> String? {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
-        for dir in path.split(separator: ":").map(String.init) + extraDirectories where !dir.isEmpty {
-            let candidate = dir + "/" + name
-            if access(candidate, X_OK) == 0 { return candidate }
-        }
-        return nil
+        PrivateBroker.findProgram(name, extraDirectories: extraDirectories)
     }
 
     /// Runs a helper program; throws with its output if it fails or takes more than 30 s.
@@ -386,6 +356,10 @@ public final class TestBroker: Sendable {
 }
 
 /// A `mosquitto_sub` process writing to a file; lines are parsed on demand.
+///
+/// mosquitto_sub's stdout is a file, so stdio buffers it and flushes only after a message: to know that it has
+/// subscribed, `waitUntilSubscribed` publishes probes on a private topic until one shows up. Probes are not in
+/// `messages`.
 public final class TestSubscriber: Sendable {
     public struct Message: Sendable, Equatable, CustomStringConvertible {
         public var topic: String
@@ -397,19 +371,18 @@ public final class TestSubscriber: Sendable {
 
     private let process: ChildProcess
     public let outputFile: String
+    private let probeTopic: String
+    private let probe: @Sendable () throws -> Void
 
-    init(process: ChildProcess, outputFile: String) {
+    init(process: ChildProcess, outputFile: String, probeTopic: String, probe: @escaping @Sendable () throws -> Void) {
         self.process = process
         self.outputFile = outputFile
+        self.probeTopic = probeTopic
+        self.probe = probe
     }
 
-    deinit { stop() }
-
-    /// Everything mosquitto_sub printed (debug lines and messages).
-    public var output: String { (try? String(contentsOfFile: outputFile, encoding: .utf8)) ?? "" }
-
-    /// The messages received so far, in order.
-    public var messages: [Message] {
+    /// The lines of messages, probes included.
+    private var messageLines: [Message] {
         output.split(separator: "\n").compactMap { line -> Message? in
             guard line.hasPrefix("MSG ") else { return nil }
             let parts = line.dropFirst(4).split(separator: " ", maxSplits: 3, omittingEmptySubsequences: false)
@@ -419,11 +392,25 @@ public final class TestSubscriber: Sendable {
         }
     }
 
-    /// Waits until the broker has acknowledged the subscription.
+    deinit { stop() }
+
+    /// Everything mosquitto_sub printed (debug lines and messages).
+    public var output: String { (try? String(contentsOfFile: outputFile, encoding: .utf8)) ?? "" }
+
+    /// The messages received so far, in order.
+    public var messages: [Message] { messageLines.filter { $0.topic != probeTopic } }
+
+    /// Waits until the subscription is in place: a probe published now reaches it.
     public func waitUntilSubscribed(timeout: Duration = .seconds(10)) async throws {
-        guard await eventually(timeout: timeout, { self.output.contains("Subscribed (mid:") }) else {
-            throw TestBrokerError("mosquitto_sub did not subscribe within \(timeout):\n\(output)")
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: timeout)
+        while clock.now < deadline {
+            try probe()
+            if await eventually(timeout: .milliseconds(300), { self.messageLines.contains { $0.topic == self.probeTopic } }) {
+                return
+            }
         }
+        throw TestBrokerError("mosquitto_sub did not receive a probe within \(timeout):\n\(output)")
     }
 
     /// Waits for a message matching `predicate`; returns it, or nil after `timeout`.

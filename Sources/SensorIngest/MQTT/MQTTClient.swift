@@ -47,7 +47,7 @@ public struct MQTTClientStatus: Sendable, Equatable {
     /// Connections that ended after an accepted CONNACK.
     public var disconnects: Int
     public var messagesReceived: UInt64
-    /// Subscriptions the broker refused on the current connection.
+    /// Subscriptions the broker refused on the last connection (until the next accepted CONNACK).
     public var rejectedSubscriptions: [MQTTSubscription]
     /// The last fault (it stays after recovery; `phase` says whether we are connected now).
     public var lastFault: MQTTError?
@@ -161,6 +161,7 @@ public final class MQTTClient: Sendable {
 /// and `deinit` clears the callbacks before `mosquitto_destroy`.
 final class MQTTConnection: @unchecked Sendable {
     let configuration: MQTTConfiguration
+    private var c: MQTTConfiguration { configuration }
     let logger: Logger
     private let onMessage: MQTTMessageHandler
     private let mosq: Mosquitto
@@ -176,6 +177,10 @@ final class MQTTConnection: @unchecked Sendable {
     private let wakeRead: Int32
     private let wakeWrite: Int32
     private let clock = SystemClock()
+    /// libmosquitto warning/error lines → when each was last logged at its level (repeats within
+    /// `libraryRepeatInterval` go to `.debug`, as the same OpenSSL error comes back on every retry).
+    private let libraryLinesSeen = Mutex<[String: Int64]>([:])
+    private static let libraryRepeatInterval: Duration = .seconds(60)
 
     private struct Lifecycle {
         var started = false
@@ -217,7 +222,7 @@ final class MQTTConnection: @unchecked Sendable {
         self.mosq = handle
         self.wakeRead = fds[0]
         self.wakeWrite = fds[1]
-        self.keepLibraryLogWhenConnected = LogLevel.debug <= logger.minimumLevel
+        self.keepLibraryLogWhenConnected = LogLevel.debug >= logger.minimumLevel
         self.session = Mutex(MQTTSessionState(
             subscriptions: configuration.subscriptions, initialDelay: configuration.reconnectDelay,
             maximumDelay: configuration.reconnectDelayMaximum, connackTimeout: configuration.connackTimeout))
@@ -439,7 +444,6 @@ final class MQTTConnection: @unchecked Sendable {
             }
         }
     }
-    private var c: MQTTConfiguration { configuration }
 
     /// After `stop()`: keep looping until DISCONNECT has been written and the socket closed, or the grace ends.
     private func drainAfterStop() {
@@ -467,6 +471,23 @@ final class MQTTConnection: @unchecked Sendable {
         _ = write(wakeWrite, &byte, 1)
     }
 
+    /// Logs one libmosquitto line (any thread). Warnings and errors repeated within a minute are demoted to debug.
+    fileprivate func logLibraryLine(_ level: LogLevel, _ text: UnsafePointer<CChar>) {
+        guard level >= .warning else {
+            logger.log(level, "libmosquitto: \(String(cString: text))")  // the String is made only if shown
+            return
+        }
+        let line = String(cString: text)
+        let now = clock.monotonicNow().nanoseconds
+        let fresh = libraryLinesSeen.withLock { seen in
+            if let last = seen[line], now - last < MQTTConnection.libraryRepeatInterval.nanoseconds { return false }
+            if seen.count > 64 { seen = seen.filter { now - $0.value < MQTTConnection.libraryRepeatInterval.nanoseconds } }
+            seen[line] = now
+            return true
+        }
+        logger.log(fresh ? level : .debug, "libmosquitto: \(line)")
+    }
+
     private func setLibraryLog(_ on: Bool) {
         mosq.logCallbackSet(on ? mqttLogCallback : nil)
     }
@@ -476,6 +497,8 @@ final class MQTTConnection: @unchecked Sendable {
     fileprivate func connackReceived(_ code: Int32) {
         let action = session.withLock { $0.connackReceived(code: code, at: clock.monotonicNow()) }
         guard case .sessionUp(let indices, let reconnected, let failed) = action else { return }
+        // Stopping: DISCONNECT is already queued; an `online` sent after it would be lost anyway.
+        guard !stopRequested.load(ordering: .acquiring) else { return }
         publishStatus("online")
         for index in indices { sendSubscribe(index: index) }
         if reconnected {
@@ -570,8 +593,8 @@ final class MQTTConnection: @unchecked Sendable {
         case MOSQ_ERR_TLS.rawValue, MOSQ_ERR_TLS_HANDSHAKE.rawValue:
             let ca = c.tls.map { "'\($0.caFile)'" } ?? "(none: TLS is not configured)"
             let cert = c.tls?.certificateFile.map { ", that the broker accepts the client certificate '\($0)'" } ?? ""
-            return MQTTError(code: .tls, message: "TLS with the MQTT broker at \(address) failed (\(error.text); libmosquitto"
-                             + " logs the OpenSSL reason) — check that the CA file \(ca) signed the broker's certificate,"
+            return MQTTError(code: .tls, message: "TLS with the MQTT broker at \(address) failed (the OpenSSL reason is"
+                             + " logged just before) — check that the CA file \(ca) signed the broker's certificate,"
                              + " that the certificate names '\(c.host)'\(cert), and that this port is a TLS listener",
                              cause: error)
         case MOSQ_ERR_EAI.rawValue:
@@ -624,7 +647,6 @@ final class MQTTConnection: @unchecked Sendable {
 /// `String` is made.
 private let mqttLogCallback: Mosquitto.LogCallback = { _, userdata, level, text in
     guard let userdata, let text else { return }
-    let connection = Unmanaged<MQTTConnection>.fromOpaque(userdata).takeUnretainedValue()
     let mapped: LogLevel = switch UInt32(bitPattern: level) {
     case UInt32(MOSQ_LOG_ERR): .error
     case UInt32(MOSQ_LOG_WARNING): .warning
@@ -632,5 +654,5 @@ private let mqttLogCallback: Mosquitto.LogCallback = { _, userdata, level, text 
     case UInt32(MOSQ_LOG_INFO): .info
     default: .debug  // MOSQ_LOG_DEBUG, SUBSCRIBE, UNSUBSCRIBE, WEBSOCKETS, INTERNAL
     }
-    connection.logger.log(mapped, "libmosquitto: \(String(cString: text))")
+    Unmanaged<MQTTConnection>.fromOpaque(userdata).takeUnretainedValue().logLibraryLine(mapped, text)
 }

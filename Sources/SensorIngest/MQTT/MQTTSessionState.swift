@@ -99,10 +99,25 @@ struct MQTTSessionState: Sendable {
         }
     }
 
+    /// Debug builds: traps if the bookkeeping is inconsistent. Called after every event.
+    func checkInvariants() {
+        #if DEBUG
+        let valid = subscriptions.indices
+        precondition(answered.allSatisfy { valid.contains($0) }, "answered index out of range")
+        precondition(pending.values.allSatisfy { $0.allSatisfy { valid.contains($0) } }, "pending index out of range")
+        precondition(Set(pending.values.joined()).isDisjoint(with: answered), "a subscription both pending and answered")
+        precondition(initialDelay <= nextDelay && nextDelay <= maximumDelay, "backoff outside its bounds")
+        if !isConnected {
+            precondition(pending.isEmpty && answered.isEmpty, "subscription bookkeeping while not connected")
+        }
+        #endif
+    }
+
     // MARK: Events
 
     /// A connection attempt starts (just before `mosquitto_connect`).
     mutating func attemptStarted(at now: MonotonicInstant) {
+        defer { checkInvariants() }
         guard !isStopped else { return }
         phase = .connecting(since: now)
         connectAttempts += 1
@@ -111,6 +126,7 @@ struct MQTTSessionState: Sendable {
 
     /// The on-connect callback ran with this CONNACK code.
     mutating func connackReceived(code: Int32, at now: MonotonicInstant) -> ConnackAction {
+        defer { checkInvariants() }
         guard code == 0 else {
             refusalCode = code
             return .refused(code: code)
@@ -129,6 +145,8 @@ struct MQTTSessionState: Sendable {
 
     /// A SUBSCRIBE for these subscriptions was queued with message id `mid`.
     mutating func subscribeSent(mid: Int32, indices: [Int]) -> SubackOutcome {
+        defer { checkInvariants() }
+        guard isConnected else { return SubackOutcome() }  // the connection ended meanwhile: redone on connect
         if let granted = earlyAcks.removeValue(forKey: mid) {
             pending[mid] = indices
             return subackReceived(mid: mid, granted: granted)
@@ -139,6 +157,7 @@ struct MQTTSessionState: Sendable {
 
     /// A SUBACK arrived: `granted` has one QoS (or failure code ≥ 0x80) per filter of the SUBSCRIBE.
     mutating func subackReceived(mid: Int32, granted: [Int32]) -> SubackOutcome {
+        defer { checkInvariants() }
         guard isConnected else { return SubackOutcome() }
         guard let indices = pending.removeValue(forKey: mid) else {
             earlyAcks[mid] = granted
@@ -161,6 +180,7 @@ struct MQTTSessionState: Sendable {
     /// A subscription is added at run time. Returns its index and whether to send SUBSCRIBE now (connected);
     /// otherwise it is made on the next connect.
     mutating func subscriptionAdded(_ subscription: MQTTSubscription) -> (index: Int, sendNow: Bool) {
+        defer { checkInvariants() }
         subscriptions.append(subscription)
         return (subscriptions.count - 1, isConnected)
     }
@@ -174,6 +194,7 @@ struct MQTTSessionState: Sendable {
     /// The attempt failed or the connection ended with `fault`. Returns how long to wait before the next attempt
     /// (the delay doubles up to the maximum; an accepted CONNACK resets it).
     mutating func connectionEnded(fault: MQTTError, at now: MonotonicInstant) -> Duration {
+        defer { checkInvariants() }
         if isConnected { disconnects += 1 }
         lastFault = fault
         pending = [:]
@@ -189,12 +210,14 @@ struct MQTTSessionState: Sendable {
 
     /// A fault that does not end the connection (a refused subscription).
     mutating func faultObserved(_ fault: MQTTError) {
+        defer { checkInvariants() }
         lastFault = fault
     }
 
     /// Whether to report `fault` at its own level (true) or at `.debug` (the same fault was reported less than
     /// `faultRepeatInterval` ago).
     mutating func shouldReport(_ fault: MQTTError, at now: MonotonicInstant) -> Bool {
+        defer { checkInvariants() }
         let key = "\(fault.code.rawValue)|\(fault.message)"
         if let last = lastReported, last.key == key,
            now.nanoseconds - last.at.nanoseconds < faultRepeatInterval.nanoseconds {
@@ -206,6 +229,7 @@ struct MQTTSessionState: Sendable {
 
     /// Stopped for good (the connection, if any, is being closed).
     mutating func stopped() {
+        defer { checkInvariants() }
         if isConnected { disconnects += 1 }
         phase = .stopped
         pending = [:]
