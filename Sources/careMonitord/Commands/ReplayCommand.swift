@@ -14,7 +14,7 @@ enum ReplayCommand {
     static let malformedReportLimit = 20
 
     static func run(_ args: ArraySlice<String>) throws(CommandError) -> Int32 {
-        let a = try Arguments(command: "replay", args, valued: ["config", "state-dir", "speed"], flags: ["quiet"])
+        let a = try Arguments(command: "replay", args, valued: ["config", "state-dir", "speed"])
         let config = try loadConfiguration(try a.required("config"))
         let files = a.positional
         guard !files.isEmpty else {
@@ -33,7 +33,8 @@ enum ReplayCommand {
         if let dir = a.value("state-dir") { try ensureDirectory(dir) }
 
         let routing = try makeRouting(config)
-        let logger = Logger(label: "replay", minimumLevel: a.flag("quiet") ? .error : .warning)
+        // Rejections are reported per source at the end; the pipeline logs only errors here.
+        let logger = Logger(label: "replay", minimumLevel: .error)
         let start = CaptureReplay.monotonicSeconds()
         let pipeline = IngestPipeline(routing: routing, backpressure: .wait, logger: logger)
         let engine = DetectorEngine()
