@@ -104,3 +104,56 @@ enum StopSignals {
         return s > 0 ? s : nil
     }
 }
+
+/// The detector engine of a config's person, emitting into `emit` (called on the detector thread).
+func makeDetectorEngine(_ config: Configuration, signals: SignalRegistry,
+                        emit: @escaping (Detection) -> Void) throws(CommandError) -> DetectorEngine {
+    guard let local = LocalTime(identifier: config.person.timezone) else {
+        throw CommandError(exitCode: ExitCode.config, message: "\(config.file): person.timezone: unknown time zone \(config.person.timezone)")
+    }
+    let context = DetectorContext(person: config.person.id, localTime: local, signals: signals, emit: emit)
+    do {
+        return try DetectorEngine(context: context, settings: config.document.root["detectors"]?.objectValue)
+    } catch {
+        let text = error.issues.map { issue in
+            let at = config.document.position(of: issue.path).map { "\(config.file):\($0.line):\($0.column)" } ?? config.file
+            return "\(at): \(issue)"
+        }.joined(separator: "\n")
+        throw CommandError(exitCode: ExitCode.config, message: text)
+    }
+}
+
+/// Where a person's learned state lives under a state directory: `<dir>/<person>/learned.json`.
+struct LearnedStateFile {
+    let path: String
+    let directory: String
+
+    init(stateDirectory: String, person: String) {
+        directory = "\(stateDirectory)/\(person)"
+        path = "\(directory)/learned.json"
+    }
+
+    /// Restores into `engine`; problems are reported, never fatal (learning starts afresh).
+    func load(into engine: DetectorEngine) {
+        guard let bytes = DurableFile.read(path) else { return }
+        do {
+            guard let o = try JSONParser.parse(bytes).objectValue else {
+                printError("warning: \(path) is not a JSON object: learned state not restored; learning starts afresh")
+                return
+            }
+            for p in engine.restore(o) { printError("warning: \(path): \(p); that part is learned afresh") }
+        } catch {
+            printError("warning: \(path): \(error): learned state not restored; learning starts afresh")
+        }
+    }
+
+    func save(_ engine: DetectorEngine) throws(CommandError) {
+        if mkdir(directory, 0o750) != 0 && errno != EEXIST {
+            throw CommandError(exitCode: ExitCode.ioError, message: "cannot create \(directory): \(String(cString: strerror(errno)))")
+        }
+        let text = JSONWriter.serialize(.object(engine.learnedState())) + "\n"
+        do { try DurableFile.write(Array(text.utf8), to: path) } catch {
+            throw CommandError(exitCode: ExitCode.ioError, message: "\(error)")
+        }
+    }
+}

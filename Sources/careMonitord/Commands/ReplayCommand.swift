@@ -11,13 +11,11 @@ import Glibc
 /// stdout: one JSON event per line; stderr: problems, then (last line) the JSON summary. Never notifies anyone.
 enum ReplayCommand {
     static let usage = "careMonitord replay --config FILE [--state-dir DIR] [--speed max|N] CAPTURE…"
-    static let malformedReportLimit = 20
 
     static func run(_ args: ArraySlice<String>) throws(CommandError) -> Int32 {
         let a = try Arguments(command: "replay", args, valued: ["config", "state-dir", "speed"])
         let config = try loadConfiguration(try a.required("config"))
-        let files = a.positional
-        guard !files.isEmpty else {
+        guard !a.positional.isEmpty else {
             throw CommandError(exitCode: ExitCode.usage, message: "replay: no capture file given\nusage: \(usage)")
         }
         var speed: Double?
@@ -27,22 +25,42 @@ enum ReplayCommand {
             }
             speed = v
         }
+        let events = FileOutput.standardOutput
+        let summary = try Replay.run(config: config, files: a.positional, stateDirectory: a.value("state-dir"), speed: speed) { d in
+            events.writeLine(d.eventLine)
+        }
+        events.flush()
+        printError(summary.json)
+        return ExitCode.ok
+    }
+}
+
+/// One replay of captures through a config's pipeline and detectors: shared by `replay`, `evaluate` and `learn`.
+enum Replay {
+    static let malformedReportLimit = 20
+
+    /// Replays `files`; `onDetection` is called on the detector thread, in order. Problems go to stderr; the summary
+    /// is returned (the caller prints it). Loads and saves learned state when `stateDirectory` is given.
+    static func run(config: Configuration, files: [String], stateDirectory: String?, speed: Double? = nil,
+                    progress: Bool = FileOutput.standardError.isTerminal,
+                    onDetection: @escaping (Detection) -> Void) throws(CommandError) -> ReplaySummary {
         for f in files where access(f, R_OK) != 0 {
             throw CommandError(exitCode: ExitCode.noInput, message: "replay: cannot read capture \(f): \(String(cString: strerror(errno)))")
         }
-        if let dir = a.value("state-dir") { try ensureDirectory(dir) }
-
+        if let dir = stateDirectory { try ensureDirectory(dir) }
         let routing = try makeRouting(config)
         // Rejections are reported per source at the end; the pipeline logs only errors here.
         let logger = Logger(label: "replay", minimumLevel: .error)
         let start = CaptureReplay.monotonicSeconds()
         let pipeline = IngestPipeline(routing: routing, backpressure: .wait, logger: logger)
-        let engine = DetectorEngine()
+        let engine = try makeDetectorEngine(config, signals: pipeline.registry, emit: onDetection)
+        let stateFile = stateDirectory.map { LearnedStateFile(stateDirectory: $0, person: config.person.id) }
+        stateFile?.load(into: engine)
         let consumer = OSThread(name: "cm-detect") { [pipeline, engine] in
             pipeline.runConsumer(engine)
         }
         var reported = 0
-        let replay = CaptureReplay(pipeline: pipeline, speed: speed, showProgress: FileOutput.standardError.isTerminal) { file, line, problem in
+        let replay = CaptureReplay(pipeline: pipeline, speed: speed, showProgress: progress) { file, line, problem in
             reported += 1
             if reported <= malformedReportLimit {
                 printError("\(file):\(line): \(problem); line skipped")
@@ -59,8 +77,10 @@ enum ReplayCommand {
             throw CommandError(exitCode: ExitCode.noInput, message: "replay: \(error)")
         }
         consumer.join()
+        // Time-based checks run up to the last sample's time (nothing is assumed after the capture ends).
+        if engine.latestTime.isFinite { engine.finish(at: engine.latestTime) }
         let wall = CaptureReplay.monotonicSeconds() - start
-        FileOutput.standardOutput.flush()
+        try stateFile?.save(engine)
 
         let c = pipeline.counts
         var summary = ReplaySummary()
@@ -75,8 +95,7 @@ enum ReplayCommand {
         for r in pipeline.rejections {
             printError("replay: source \(r.source) rejected \(r.count) message(s); last: \(r.lastReason)")
         }
-        printError(summary.json)
-        return ExitCode.ok
+        return summary
     }
 
     static func ensureDirectory(_ path: String) throws(CommandError) {
@@ -87,7 +106,6 @@ enum ReplayCommand {
             }
             return
         }
-        // mkdir -p
         var prefix = path.hasPrefix("/") ? "/" : ""
         for part in path.split(separator: "/") {
             prefix += part + "/"

@@ -1,4 +1,3 @@
-import Anomaly
 import Synchronization
 
 /// What a signal is, for people: which device, which channel, what kind, from which topic and source.

@@ -1,0 +1,156 @@
+import CareSupport
+
+/// The detectors of one person/home, fed in order by the pipeline's consumer thread.
+///
+/// Dispatch: when a signal is first seen, each detector family is asked once whether it wants it; the answer is
+/// kept as a bit set per signal (the plan), indexed densely by `SignalID`. Per sample the engine tests the bits and
+/// calls the concrete families directly: no dictionary, no existential, no allocation.
+public final class DetectorEngine: SampleProcessor, @unchecked Sendable {
+    // @unchecked Sendable: made on one thread and handed to the detector thread, which alone uses it from then on.
+
+    public let context: DetectorContext
+    public let alarms: AlarmDetector?
+    public let fall: FallDetector?
+    public let routine: RoutineDetector?
+    public let thresholds: ThresholdDetector?
+    public let health: SensorHealthDetector?
+
+    @usableFromInline struct Plan: OptionSet, Sendable {
+        @usableFromInline let rawValue: UInt8
+        @usableFromInline init(rawValue: UInt8) { self.rawValue = rawValue }
+        @usableFromInline static let resolved = Plan(rawValue: 1 << 0)
+        @usableFromInline static let alarms = Plan(rawValue: 1 << 1)
+        @usableFromInline static let fall = Plan(rawValue: 1 << 2)
+        @usableFromInline static let routine = Plan(rawValue: 1 << 3)
+        @usableFromInline static let thresholds = Plan(rawValue: 1 << 4)
+        @usableFromInline static let health = Plan(rawValue: 1 << 5)
+    }
+    @usableFromInline var plans: [Plan]
+    public var samples = 0
+    public var latestTime: Double = -.infinity
+    /// Every enabled family (made once: the tick and state paths iterate it without allocating).
+    public let detectors: [any Detector]
+    /// Time-based checks run at least every `tickInterval` seconds of sample time (replay has no idle wake-ups).
+    public let tickInterval: Double = 1
+    @usableFromInline var nextTick = -Double.infinity
+
+    /// Builds every family the settings enable (`detectors` section of the config, nil = all defaults).
+    public init(context: DetectorContext, settings: JSONObject? = nil) throws(DetectorConfigurationError) {
+        self.context = context
+        var issues: [DetectorConfigurationError.Issue] = []
+        var made: [String: any Detector] = [:]
+        if let settings {
+            for k in settings.keys where !DetectorRegistry.names.contains(k) {
+                issues.append(.init(path: "detectors.\(k)", message: "unknown detector; known: \(DetectorRegistry.names.joined(separator: ", "))"))
+            }
+        }
+        for entry in DetectorRegistry.entries {
+            let path = "detectors.\(entry.name)"
+            var own: JSONObject?
+            if let v = settings?[entry.name] {
+                guard let o = v.objectValue else {
+                    issues.append(.init(path: path, message: "expected an object, found \(v.typeName)"))
+                    continue
+                }
+                own = o
+                if let e = o["enabled"] {
+                    guard let b = e.boolValue else {
+                        issues.append(.init(path: "\(path).enabled", message: "expected true or false"))
+                        continue
+                    }
+                    if !b { continue }
+                }
+            }
+            do { made[entry.name] = try entry.make(own, path, context) } catch { issues += error.issues }
+        }
+        if !issues.isEmpty { throw DetectorConfigurationError(issues) }
+        alarms = made[AlarmDetector.name] as? AlarmDetector
+        fall = made[FallDetector.name] as? FallDetector
+        routine = made[RoutineDetector.name] as? RoutineDetector
+        thresholds = made[ThresholdDetector.name] as? ThresholdDetector
+        health = made[SensorHealthDetector.name] as? SensorHealthDetector
+        var all: [any Detector] = []
+        var names: [String] = []
+        for entry in DetectorRegistry.entries {
+            if let d = made[entry.name] { all.append(d); names.append(entry.name) }
+        }
+        detectors = all
+        familyNames = names
+        plans = []
+        plans.reserveCapacity(256)
+    }
+
+
+    @inlinable
+    public func process(_ sample: Sample) {
+        let i = Int(sample.signal.rawValue)
+        if i >= plans.count || !plans[i].contains(.resolved) { resolve(sample.signal) }
+        let plan = plans[i]
+        if plan.contains(.fall) { fall.unsafelyUnwrapped.process(sample) }
+        if plan.contains(.alarms) { alarms.unsafelyUnwrapped.process(sample) }
+        if plan.contains(.routine) { routine.unsafelyUnwrapped.process(sample) }
+        if plan.contains(.thresholds) { thresholds.unsafelyUnwrapped.process(sample) }
+        if plan.contains(.health) { health.unsafelyUnwrapped.process(sample) }
+        samples &+= 1
+        if sample.time > latestTime { latestTime = sample.time }
+        if sample.time >= nextTick { tick(sample.time) }
+    }
+
+    /// Runs the families' time-based checks (slow path: at most once per `tickInterval` of sample time).
+    @usableFromInline func tick(_ time: Double) {
+        nextTick = time + tickInterval
+        for d in detectors { d.advance(to: time) }
+    }
+
+    /// Asks each family once whether it wants this signal (slow path: the first sample of a signal).
+    @usableFromInline func resolve(_ id: SignalID) {
+        let i = Int(id.rawValue)
+        while plans.count <= i { plans.append([]) }
+        var plan: Plan = .resolved
+        if let info = context.signals.info(id) {
+            if let alarms, alarms.accepts(info) { plan.insert(.alarms) }
+            if let fall, fall.accepts(info) { plan.insert(.fall) }
+            if let routine, routine.accepts(info) { plan.insert(.routine) }
+            if let thresholds, thresholds.accepts(info) { plan.insert(.thresholds) }
+            if let health, health.accepts(info) { plan.insert(.health) }
+        }
+        plans[i] = plan
+    }
+
+    public func advance(to time: Double) {
+        guard time > latestTime else { return }
+        latestTime = time
+        tick(time)
+    }
+
+    /// Ends a replay: time-based checks run up to `time` (the last message's time).
+    public func finish(at time: Double) { advance(to: time) }
+
+    // MARK: Learned state
+
+    /// The learned state of every family, as one JSON object keyed by family name.
+    public func learnedState() -> JSONObject {
+        var o = JSONObject()
+        o["version"] = 1
+        o["person"] = .string(context.person)
+        for (name, d) in zip(familyNames, detectors) {
+            if let s = d.learnedState() { o[name] = s }
+        }
+        return o
+    }
+
+    let familyNames: [String]
+
+    /// Restores what `learnedState()` saved; families whose state cannot be read start afresh (listed in the result).
+    public func restore(_ state: JSONObject) -> [String] {
+        var problems: [String] = []
+        if let p = state["person"]?.stringValue, p != context.person {
+            return ["the state belongs to \(p), not \(context.person): not restored"]
+        }
+        for (name, d) in zip(familyNames, detectors) {
+            guard let s = state[name] else { continue }
+            do { try d.restore(learnedState: s) } catch { problems.append("\(name): \(error.message)") }
+        }
+        return problems
+    }
+}

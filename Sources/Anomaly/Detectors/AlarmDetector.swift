@@ -1,0 +1,123 @@
+import CareSupport
+
+/// Alarms that sensors raise themselves, passed through as detections with their source: SOS / emergency buttons
+/// (`sos`), vendor fall events from radar sensors and watches (`fall`), smoke, carbon monoxide and water-leak alarms.
+///
+/// Rules (parameters under `detectors.alarms`, defaults in brackets):
+/// - `sos`, vendor `fall`: every press/event raises (a device that repeats one press within
+///   `repeatSuppressSeconds` [10] raises once); a vendor sensor that later reports `false` clears it.
+/// - `smoke`, `co`: raised on the rising edge, cleared on the falling edge.
+/// - `water-leak`: raised when the sensor stays wet for `waterLeakConfirmSeconds` [120]: a real leak stays wet, while a
+///   toilet-flush float switch or a splash goes dry within a minute or so (up to 71 s in the shared homes); cleared when it reports dry.
+public final class AlarmDetector: Detector {
+    public static let name = "alarms"
+    public static let kinds: [DetectionKind] = [.sos, .fall, .smoke, .co, .waterLeak]
+
+    let context: DetectorContext
+    let repeatSuppressSeconds: Double
+    let waterLeakConfirmSeconds: Double
+
+    struct SlotState {
+        var kind: DetectionKind
+        var signal: SignalID
+        var active = false        // raised and not cleared
+        var wetSince = Double.nan // water leak: wet, not yet confirmed
+        var lastRaise = -Double.infinity
+    }
+    var slots: [SlotState] = []
+    var slotOfSignal: [Int] = []
+
+    public static func make(_ settings: JSONObject?, _ path: String, _ context: DetectorContext) throws(DetectorConfigurationError) -> any Detector {
+        var r = SettingsReader(settings, path: path)
+        let repeatSuppress = r.number("repeatSuppressSeconds", default: 10, range: 0...600)
+        let confirm = r.number("waterLeakConfirmSeconds", default: 120, range: 0...3600)
+        r.rejectUnknown(["repeatSuppressSeconds", "waterLeakConfirmSeconds"])
+        try r.finish()
+        return AlarmDetector(context: context, repeatSuppressSeconds: repeatSuppress, waterLeakConfirmSeconds: confirm)
+    }
+
+    init(context: DetectorContext, repeatSuppressSeconds: Double, waterLeakConfirmSeconds: Double) {
+        self.context = context
+        self.repeatSuppressSeconds = repeatSuppressSeconds
+        self.waterLeakConfirmSeconds = waterLeakConfirmSeconds
+    }
+
+    static func kind(of signal: SignalKind) -> DetectionKind? {
+        switch signal {
+        case .sos: .sos
+        case .fall: .fall
+        case .smoke: .smoke
+        case .carbonMonoxide: .co
+        case .waterLeak: .waterLeak
+        default: nil
+        }
+    }
+
+    public func accepts(_ signal: SignalInfo) -> Bool {
+        guard let kind = Self.kind(of: signal.kind) else { return false }
+        let i = Int(signal.id.rawValue)
+        while slotOfSignal.count <= i { slotOfSignal.append(-1) }
+        slotOfSignal[i] = slots.count
+        slots.append(SlotState(kind: kind, signal: signal.id))
+        return true
+    }
+
+    public func process(_ sample: Sample) {
+        let i = Int(sample.signal.rawValue)
+        guard i < slotOfSignal.count, slotOfSignal[i] >= 0 else { return }
+        let s = slotOfSignal[i]
+        let on = sample.value != 0
+        switch slots[s].kind {
+        case .sos, .fall:
+            if on {
+                if sample.time - slots[s].lastRaise >= repeatSuppressSeconds || sample.time < slots[s].lastRaise {
+                    slots[s].lastRaise = sample.time
+                    slots[s].active = true
+                    emit(s, .raised, sample.time, detail: ["source": "device", "value": .bool(true)])
+                }
+            } else if slots[s].active {
+                slots[s].active = false
+                emit(s, .cleared, sample.time, detail: ["source": "device", "value": .bool(false)])
+            }
+        case .waterLeak:
+            if on {
+                if !slots[s].active && slots[s].wetSince.isNaN { slots[s].wetSince = sample.time }
+                checkWet(s, at: sample.time)
+            } else {
+                slots[s].wetSince = .nan
+                if slots[s].active {
+                    slots[s].active = false
+                    emit(s, .cleared, sample.time, detail: ["wet": false])
+                }
+            }
+        default:
+            if on && !slots[s].active {
+                slots[s].active = true
+                emit(s, .raised, sample.time, detail: ["value": .bool(true)])
+            } else if !on && slots[s].active {
+                slots[s].active = false
+                emit(s, .cleared, sample.time, detail: ["value": .bool(false)])
+            }
+        }
+    }
+
+    func checkWet(_ s: Int, at time: Double) {
+        let since = slots[s].wetSince
+        guard !since.isNaN, !slots[s].active else { return }
+        if time < since { slots[s].wetSince = time; return }   // the clock stepped back: restart the wait
+        if time - since >= waterLeakConfirmSeconds {
+            slots[s].active = true
+            slots[s].wetSince = .nan
+            emit(s, .raised, time, detail: ["wetSince": .string(Timestamp.rfc3339(since)),
+                                            "confirmedAfterSeconds": .number(time - since)])
+        }
+    }
+
+    public func advance(to time: Double) {
+        for s in slots.indices where slots[s].kind == .waterLeak { checkWet(s, at: time) }
+    }
+
+    func emit(_ s: Int, _ state: DetectionState, _ time: Double, detail: JSONObject) {
+        context.emit(context.detection(slots[s].kind, state, time: time, signal: slots[s].signal, detail: detail))
+    }
+}
