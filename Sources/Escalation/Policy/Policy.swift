@@ -66,8 +66,10 @@ public struct Policy: Sendable, Equatable {
     /// Everyone who can go to the home; `technical` members hear about the gateway, not about the person.
     public static let respondingRoles: [Role] = [.family, .neighbour, .volunteer, .professional, .monitoringCentre]
 
-    /// Used when no configured policy matches: page every responding member at once.
-    public static func fallback(kind: String) -> Policy { Policy(kind: kind) }
+    /// Used when no configured policy matches: page every responding member at once; `info` goes to the digest.
+    public static func fallback(kind: String, severity: Severity) -> Policy {
+        Policy(kind: kind, severity: severity, digestOnly: severity == .info)
+    }
 }
 
 /// The policies of one home, most specific match first.
@@ -81,7 +83,7 @@ public struct PolicySet: Sendable, Equatable {
             ?? policies.first { $0.kind == kind && $0.severity == nil }
             ?? policies.first { $0.kind == "*" && $0.severity == severity }
             ?? policies.first { $0.kind == "*" && $0.severity == nil }
-            ?? .fallback(kind: kind)
+            ?? .fallback(kind: kind, severity: severity)
     }
 
     /// True when an open incident of kind `openKind` suppresses pages for `kind`.
