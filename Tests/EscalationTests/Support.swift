@@ -1,7 +1,11 @@
 import CareSupport
 @testable import Escalation
 import Foundation
+import Synchronization
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Linda's circle, as in the issue: Anna (daughter), Ben (neighbour), Carol (volunteer), the telecare centre.
 enum Fixture {
@@ -103,4 +107,39 @@ struct Harness {
     var logs: [String] { actions.compactMap { if case .log(_, let m) = $0 { m } else { nil } } }
     func pages(to member: String) -> [OutgoingNotification] { sends.filter { $0.member == member && $0.purpose == .page } }
     func sent(to member: String) -> [OutgoingNotification] { sends.filter { $0.member == member } }
+}
+
+/// A notifier that records what it was asked to deliver, and can be told to fail.
+final class InMemoryNotifier: Notifier {
+    let name: String
+    let retry = RetryPolicy(attempts: 1, attemptTimeout: .seconds(1), deadline: .seconds(1))
+    private let state = Mutex<(delivered: [OutgoingNotification], failAddresses: Set<String>)>(([], []))
+
+    init(name: String = "mqtt") { self.name = name }
+
+    var delivered: [OutgoingNotification] { state.withLock { $0.delivered } }
+    func failing(_ address: String) { state.withLock { _ = $0.failAddresses.insert(address) } }
+
+    func attempt(_ n: OutgoingNotification, timeout: Duration) async throws(NotifierError) -> DeliveryReceipt {
+        let fail = state.withLock { s -> Bool in
+            if s.failAddresses.contains(n.address) { return true }
+            s.delivered.append(n)
+            return false
+        }
+        if fail { throw NotifierError(notifier: name, disposition: .permanent, message: "HTTP 404 from the test", status: 404) }
+        return DeliveryReceipt()
+    }
+}
+
+/// Collects event lines.
+final class LineCollector: Sendable {
+    private let lines = Mutex<[EventLine]>([])
+    var sink: @Sendable (EventLine) -> Void { { [self] l in lines.withLock { $0.append(l) } } }
+    var all: [EventLine] { lines.withLock { $0 } }
+}
+
+func temporaryDirectory(_ label: String = "esc") -> String {
+    var template = Array("/tmp/\(label)-XXXXXX".utf8CString)
+    let p = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+    return String(cString: p!)
 }

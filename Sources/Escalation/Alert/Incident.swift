@@ -146,7 +146,7 @@ public struct Incident: Sendable {
     /// Tiers paged so far (0-based indices).
     public private(set) var tiersPaged: Set<Int> = []
     /// Timers currently armed, with their monotonic deadlines (the journal re-arms them after a restart).
-    public private(set) var armed: [TimerKey: MonotonicInstant] = [:]
+    public internal(set) var armed: [TimerKey: MonotonicInstant] = [:]
     /// How many times each member has been paged (for ack-timeout re-pages).
     public private(set) var pageAttempts: [String: Int] = [:]
     /// Raises grouped into this incident after the first.
@@ -188,10 +188,13 @@ public struct Incident: Sendable {
         }
     }
 
-    /// Members who have been paged (not counting the person's self-check), in first-page order.
+    /// Members who have been paged or have answered (not counting the person), in first-page order then answer
+    /// order: everyone who hears about every change.
     public var pagedMembers: [String] {
         var seen: [String] = []
         for p in pages where p.purpose == .page && !seen.contains(p.member) { seen.append(p.member) }
+        for m in claimOrder where !seen.contains(m) { seen.append(m) }
+        for m in responses.keys.sorted() where !seen.contains(m) && member(m) != nil { seen.append(m) }
         return seen
     }
 
@@ -362,8 +365,9 @@ public struct Incident: Sendable {
                             text: (Incident, Member) -> String) {
         for mid in pagedMembers where !except.contains(mid) {
             guard let m = member(mid) else { continue }
-            let last = pages.last { $0.member == mid && !isFailed($0.status) } ?? pages.last { $0.member == mid }!
-            let ci = min(last.contactIndex, m.contacts.count - 1)
+            guard !m.contacts.isEmpty else { continue }
+            let last = pages.last { $0.member == mid && !isFailed($0.status) } ?? pages.last { $0.member == mid }
+            let ci = min(last?.contactIndex ?? 0, m.contacts.count - 1)
             let body = text(self, m)
             send(to: mid, contact: m.contacts[ci], contactIndex: ci, tier: tierOf(mid), purpose: purpose, text: body, at: now, &out)
         }

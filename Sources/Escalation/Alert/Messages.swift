@@ -37,7 +37,7 @@ public enum Messages {
         var parts: [String] = []
         for mid in i.pagedMembers where mid != recipient {
             guard let m = i.member(mid) else { continue }
-            let firstPage = i.pages.first { $0.member == mid && $0.purpose == .page }!
+            let firstPage = i.pages.first { $0.member == mid && $0.purpose == .page }
             if let r = i.responses[mid] {
                 switch r.kind {
                 case .claimed(let eta) where r.expired:
@@ -51,7 +51,7 @@ public enum Messages {
                 }
             } else if i.unreachable(mid) {
                 parts.append("\(m.label) could not be reached.")
-            } else {
+            } else if let firstPage {
                 parts.append("\(m.label) paged \(time(firstPage.at, i)), no reply.")
             }
         }
