@@ -105,6 +105,28 @@ public actor EscalationEngine {
         apply(ack.incident, .ack(ack), clock.now())
     }
 
+    /// A free-text reply on a channel without buttons (an SMS "1" / "2 "): the member is found by the contact
+    /// address it came from, the incident is the latest open one they were told about.
+    @discardableResult
+    public func receive(reply text: String, fromAddress address: String, notifier: String) -> Ack? {
+        let norm = { (s: String) in SMSNotifier.number(s) ?? s }
+        guard let m = config.members.first(where: { $0.contacts.contains { $0.notifier == notifier && norm($0.address) == norm(address) } }) else {
+            logger.notice("reply via \(notifier) from an address that belongs to no member; ignored")
+            return nil
+        }
+        guard let (action, eta) = SMSNotifier.action(fromReply: text) else {
+            logger.notice("reply from \(m.id) via \(notifier) not understood (\"\(text.prefix(40))\"); expected 1 (going) or 2 (can't)")
+            return nil
+        }
+        guard let inc = order.reversed().compactMap({ incidents[$0] }).first(where: { !$0.isClosed && $0.pages.contains { $0.member == m.id } }) else {
+            logger.notice("reply from \(m.id) via \(notifier) but no open incident they were told about; ignored")
+            return nil
+        }
+        let ack = Ack(incident: inc.id, member: m.id, action: action, etaMinutes: eta, via: notifier)
+        receive(ack)
+        return ack
+    }
+
     /// Door, presence or home-button evidence: offered to every open incident.
     public func receive(_ evidence: HomeEvidence) {
         let now = clock.now()

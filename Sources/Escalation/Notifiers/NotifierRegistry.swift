@@ -38,14 +38,14 @@ public struct NotifierRegistry: Sendable {
 
     public static let standard = NotifierRegistry([
         MQTTNotifier.kind,
-        // WebhookNotifier.kind,
-        // NtfyNotifier.kind,
-        // GotifyNotifier.kind,
-        // PushoverNotifier.kind,
-        // MatrixNotifier.kind,
-        // EmailNotifier.kind,
-        // SMSNotifier.kind,
-        // CommandNotifier.kind,
+        WebhookNotifier.kind,
+        NtfyNotifier.kind,
+        GotifyNotifier.kind,
+        PushoverNotifier.kind,
+        MatrixNotifier.kind,
+        EmailNotifier.kind,
+        SMSNotifier.kind,
+        CommandNotifier.kind,
     ])
 
     public var names: [String] { kinds.map(\.name) }
