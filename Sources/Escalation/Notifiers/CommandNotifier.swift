@@ -51,7 +51,9 @@ public struct CommandNotifier: Notifier {
                                     environment: ["PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8"] + extraEnvironment,
                                     stdin: input, timeout: timeout, outputCap: outputCap)
         } catch {
-            throw NotifierError(notifier: notifier, disposition: .permanent, message: error.description)
+            // ETXTBSY (the program is being replaced), EAGAIN and ENOMEM pass; a missing or non-executable program does not.
+            let transient = error.errno == ETXTBSY || error.errno == EAGAIN || error.errno == ENOMEM
+            throw NotifierError(notifier: notifier, disposition: transient ? .retryable : .permanent, message: error.description)
         }
         if r.timedOut {
             throw NotifierError(notifier: notifier, disposition: .retryable, message: "\(program) did not finish within \(timeout) and was killed")

@@ -32,7 +32,7 @@ public struct GotifyNotifier: Notifier {
 
     public init(name: String, url: String, token: Secret, retry: RetryPolicy = RetryPolicy()) {
         self.name = name; self.url = HTTPClient.trimSlash(url); self.token = token; self.retry = retry
-        http = HTTPClient(notifier: name, secrets: [token])
+        http = HTTPClient(notifier: name, secrets: [token], urls: [url])
     }
 
     static func priority(_ n: OutgoingNotification) -> Int {

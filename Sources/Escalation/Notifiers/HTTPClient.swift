@@ -19,7 +19,8 @@ final class HTTPClient: Sendable {
     let notifier: String
     let secrets: [Secret]
 
-    init(notifier: String, secrets: [Secret]) {
+    /// `secrets` are redacted from every message; pass the configured URLs too, so that tokens inside them are.
+    init(notifier: String, secrets: [Secret], urls: [String] = []) {
         let c = URLSessionConfiguration.ephemeral
         c.urlCache = nil
         c.httpCookieStorage = nil
@@ -27,7 +28,7 @@ final class HTTPClient: Sendable {
         c.requestCachePolicy = .reloadIgnoringLocalCacheData
         session = URLSession(configuration: c)
         self.notifier = notifier
-        self.secrets = secrets.filter { !$0.reveal().isEmpty }
+        self.secrets = (secrets + urls.flatMap(Redact.secrets(inURL:))).filter { !$0.reveal().isEmpty }
     }
 
     func redact(_ s: String) -> String { Redact.text(s, secrets: secrets) }

@@ -33,7 +33,7 @@ public struct MatrixNotifier: Notifier {
 
     public init(name: String, homeserver: String, accessToken: Secret, retry: RetryPolicy = RetryPolicy()) {
         self.name = name; self.homeserver = HTTPClient.trimSlash(homeserver); self.accessToken = accessToken; self.retry = retry
-        http = HTTPClient(notifier: name, secrets: [accessToken])
+        http = HTTPClient(notifier: name, secrets: [accessToken], urls: [homeserver])
     }
 
     /// The request path for a notification (the txnId is the key).

@@ -166,6 +166,23 @@ public enum Redact {
         return out
     }
 
+    /// The credentials inside a URL (userinfo, token-like query values), to redact wherever they show up again.
+    public static func secrets(inURL s: String) -> [Secret] {
+        var out: [Secret] = []
+        if let r = s.range(of: "://"), let at = s[r.upperBound...].firstIndex(of: "@"), !s[r.upperBound..<at].contains("/") {
+            for part in s[r.upperBound..<at].split(separator: ":") { out.append(Secret(String(part))) }
+        }
+        if let q = s.firstIndex(of: "?") {
+            for pair in s[s.index(after: q)...].split(separator: "&") {
+                let kv = pair.split(separator: "=", maxSplits: 1)
+                if kv.count == 2, tokenNames.contains(kv[0].lowercased()) { out.append(Secret(String(kv[1]))) }
+            }
+        }
+        return out
+    }
+
+    static let tokenNames = ["token", "access_token", "key", "password", "auth", "user", "apikey"]
+
     public static func url(_ s: String) -> String {
         var out = s
         // userinfo: scheme://user:pass@host
@@ -173,7 +190,7 @@ public enum Redact {
            !out[r.upperBound..<at].contains("/") {
             out.replaceSubrange(r.upperBound..<at, with: "<secret>")
         }
-        for name in ["token", "access_token", "key", "password", "auth", "user", "apikey"] {
+        for name in tokenNames {
             for sep in ["?", "&"] {
                 var searchFrom = out.startIndex
                 while let r = out.range(of: "\(sep)\(name)=", range: searchFrom..<out.endIndex) {

@@ -42,7 +42,7 @@ public struct NtfyNotifier: Notifier {
     public init(name: String, url: String = "https://ntfy.sh", token: Secret? = nil, replyTopic: String? = nil,
                 retry: RetryPolicy = RetryPolicy()) {
         self.name = name; self.url = HTTPClient.trimSlash(url); self.token = token; self.replyTopic = replyTopic; self.retry = retry
-        http = HTTPClient(notifier: name, secrets: token.map { [$0] } ?? [])
+        http = HTTPClient(notifier: name, secrets: token.map { [$0] } ?? [], urls: [url])
     }
 
     static func priority(_ n: OutgoingNotification) -> Int {

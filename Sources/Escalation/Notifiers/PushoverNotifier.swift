@@ -55,7 +55,7 @@ public final class PushoverNotifier: Notifier {
         self.name = name; self.url = HTTPClient.trimSlash(url); self.token = token
         self.retrySeconds = max(30, retrySeconds); self.expireSeconds = min(10800, expireSeconds)
         self.pollInterval = max(.seconds(5), pollInterval); self.retry = retry; self.logger = logger
-        http = HTTPClient(notifier: name, secrets: [token])
+        http = HTTPClient(notifier: name, secrets: [token], urls: [url])
     }
 
     public func priority(_ n: OutgoingNotification) -> Int {

@@ -32,7 +32,7 @@ public struct WebhookNotifier: Notifier {
 
     public init(name: String, url: String, bearerToken: Secret? = nil, retry: RetryPolicy = RetryPolicy()) {
         self.name = name; self.url = url; self.bearerToken = bearerToken; self.retry = retry
-        http = HTTPClient(notifier: name, secrets: bearerToken.map { [$0] } ?? [])
+        http = HTTPClient(notifier: name, secrets: bearerToken.map { [$0] } ?? [], urls: [url])
     }
 
     /// The request body for one notification.
