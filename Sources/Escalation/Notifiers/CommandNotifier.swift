@@ -58,7 +58,7 @@ public struct CommandNotifier: Notifier {
         if r.timedOut {
             throw NotifierError(notifier: notifier, disposition: .retryable, message: "\(program) did not finish within \(timeout) and was killed")
         }
-        let err = String(decoding: r.stderr.prefix(300), as: UTF8.self).trimmed
+        let err = String(decoding: r.stderr.prefix(300), as: UTF8.self).replacingAll("\n", with: " ").replacingAll("\r", with: " ").trimmed
         let detail = err.isEmpty ? "" : ": \(Redact.url(err))"
         guard let status = r.exitStatus else {
             throw NotifierError(notifier: notifier, disposition: .retryable, message: "\(program) was killed by signal \(r.signal ?? 0)\(detail)")
