@@ -459,3 +459,39 @@ struct RoutingTests {
         #expect(IncidentRouter.route(alert("inactivity", .cleared), incidents: open, policies: policies) == .ignore)
     }
 }
+
+@Suite("Tiers")
+struct TierTests {
+    @Test func everyTierDueAtOnceIsPagedOnceEach() {
+        var h = Harness(policy: {
+            $0.selfCancelSeconds = 0
+            $0.tiers = [Tier(members: ["anna"]), Tier(members: ["ben"]), Tier(members: ["carol"], afterSeconds: 60)]
+        })
+        #expect(h.sends.filter { $0.purpose == .page }.map(\.member) == ["anna", "ben"])
+        h.fire(.tier(2))
+        #expect(h.pages(to: "carol").count == 1 && h.pages(to: "anna").count == 1)
+    }
+
+    @Test func tierRepeatRepagesOnlyMembersWhoHaveNotAnswered() {
+        var h = Harness(policy: {
+            $0.selfCancelSeconds = 0
+            $0.ackTimeoutSeconds = 3600
+            $0.tiers = [Tier(members: ["anna", "ben"], repeatEverySeconds: 120, repeatCount: 2)]
+        })
+        h.advance(30)
+        h.ack("anna", .decline)
+        h.fire(.tierRepeat(0, 1))
+        #expect(h.lastSends.filter { $0.purpose == .page }.map(\.member) == ["ben"])
+        h.fire(.tierRepeat(0, 2))
+        #expect(h.pages(to: "ben").count == 3)
+        #expect(h.incident.armed[.tierRepeat(0, 3)] == nil, "repeat count reached")
+    }
+
+    @Test func policyWithoutSelfCancelOrPersonChannelPagesAtOnce() {
+        var c = Fixture.config
+        c.person.contacts = []
+        let h = Harness(config: c)
+        #expect(h.incident.state == .escalating)
+        #expect(h.sends.map(\.member) == ["anna"])
+    }
+}

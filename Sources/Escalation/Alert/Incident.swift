@@ -291,9 +291,10 @@ public struct Incident: Sendable {
         for (i, t) in policy.tiers.enumerated() where t.afterSeconds > 0 {
             arm(.tier(i), after: .seconds(t.afterSeconds), at: now, &out)
         }
-        if let first = policy.tiers.indices.first(where: { policy.tiers[$0].afterSeconds == 0 }) {
-            pageTier(first, at: now, &out)
-        } else if policy.tiers.isEmpty {
+        for i in policy.tiers.indices where policy.tiers[i].afterSeconds == 0 && !tiersPaged.contains(i) {
+            pageTier(i, at: now, &out)
+        }
+        if policy.tiers.isEmpty {
             out.append(.log(.warning, "incident \(id): the \(kind) policy has no tiers, nobody can be paged; add tiers to the policy"))
         }
     }
