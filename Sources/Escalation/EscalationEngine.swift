@@ -34,6 +34,8 @@ public actor EscalationEngine {
     /// Routine alerts waiting for the daily summary.
     public private(set) var digest: [Alert] = []
     var journalFailing = false
+    var pendingTests: [String: String] = [:]
+    var answeredTests: Set<String> = []
 
     /// - Parameters:
     ///   - stateDirectory: where the journal lives (`incidents-<person>.journal`); nil keeps nothing (tests, replay).
@@ -98,6 +100,16 @@ public actor EscalationEngine {
 
     /// An answer from the ack topic, an ntfy button, an SMS reply, a Pushover receipt or `careMonitord ack`.
     public func receive(_ ack: Ack) {
+        if let member = pendingTests[ack.incident] {
+            if ack.member == member {
+                pendingTests[ack.incident] = nil
+                answeredTests.insert(ack.incident)
+                logger.info("test alert \(ack.incident) answered by \(member) via \(ack.via)")
+            } else {
+                logger.notice("test alert \(ack.incident) answered by \(ack.member), not \(member); ignored")
+            }
+            return
+        }
         guard incidents[ack.incident] != nil else {
             logger.notice("ack \(ack.action.rawValue) from \(ack.member) via \(ack.via) names unknown incident \(ack.incident); ignored")
             return
@@ -154,10 +166,70 @@ public actor EscalationEngine {
         order.compactMap { incidents[$0] }.filter { !$0.isClosed }.flatMap { $0.armed.values }.min()
     }
 
-    /// The daemon's loop: ticks at each deadline (at least once a second) until cancelled.
-    public func run() async {
+    /// Fetches answers held by polling notifiers (Pushover receipts, SMS replies) and feeds them in.
+    /// With many homes in one process, poll a shared SMS spool once in the executable instead, and route replies with
+    /// `receive(reply:fromAddress:notifier:)`.
+    public func pollNotifiers(now: ContinuousClock.Instant = .now) async {
+        for (name, n) in notifiers.sorted(by: { $0.key < $1.key }) {
+            guard let p = n as? any PollingNotifier else { continue }
+            for answer in await p.poll(now: now) {
+                switch answer {
+                case .ack(let a): receive(a)
+                case .reply(let from, let text): receive(reply: text, fromAddress: from, notifier: name)
+                }
+            }
+        }
+    }
+
+    /// Sends a marked test page to one member (`careMonitord test-alert --member ID`) on their first contact, or on
+    /// all of them. Its answer comes back as an ack for the returned test id; `testAnswered(_:)` tells.
+    public func sendTestAlert(to memberID: String, allContacts: Bool = false) async -> (id: String, outcomes: [DeliveryOutcome])? {
+        guard let m = config.member(memberID) else { return nil }
+        let now = clock.now()
+        let id = "test-\(person)-\(now.wall.milliseconds)"
+        pendingTests[id] = memberID
+        var outcomes: [DeliveryOutcome] = []
+        for (i, c) in m.contacts.enumerated() where allContacts || i == 0 {
+            let n = OutgoingNotification(
+                key: "\(id)/\(i)", incident: id, person: person, personName: config.person.name, member: m.id, notifier: c.notifier,
+                address: c.address, kind: "test", severity: .info, purpose: .test, tier: 0, title: "careMonitord test",
+                text: "TEST ONLY, nothing has happened to \(config.person.name). This checks that alerts about \(config.person.name) reach you here. Please answer \"I'm going\" (or reply 1) to confirm.",
+                time: now.wall, incidentState: "test", actions: [.claim])
+            guard let notifier = notifiers[c.notifier] else {
+                outcomes.append(.failed(NotifierError(notifier: c.notifier, disposition: .permanent, message: "no notifier instance \"\(c.notifier)\" is running"), attempts: 0))
+                continue
+            }
+            outcomes.append(await notifier.deliver(n, logger: logger))
+        }
+        return (id, outcomes)
+    }
+
+    /// True once the member answered the test page.
+    public func testAnswered(_ id: String) -> Bool { answeredTests.contains(id) }
+
+    /// The daily "the gateway is alive" message to every `technical` member.
+    public func sendHeartbeat() async -> [DeliveryOutcome] {
+        let now = clock.now()
+        let open = openIncidents.count
+        var outcomes: [DeliveryOutcome] = []
+        for m in config.members where m.role == .technical && m.consent.given {
+            guard let c = m.contacts.first, let notifier = notifiers[c.notifier] else { continue }
+            let text = "careMonitord at \(config.person.name)'s is running (\(RFC3339.format(now.wall))): \(open) open incident\(open == 1 ? "" : "s"), "
+                + (journalFailing ? "the journal CANNOT be written (check the disk)." : "journal OK.")
+            let n = OutgoingNotification(key: "heartbeat-\(person)-\(now.wall.milliseconds)", incident: "heartbeat", person: person,
+                                         personName: config.person.name, member: m.id, notifier: c.notifier, address: c.address,
+                                         kind: "heartbeat", severity: .info, purpose: .test, tier: 0, title: "careMonitord heartbeat",
+                                         text: text, time: now.wall, incidentState: "heartbeat", actions: [])
+            outcomes.append(await notifier.deliver(n, logger: logger))
+        }
+        return outcomes
+    }
+
+    /// The daemon's loop: ticks at each deadline (at least once a second) and polls notifiers until cancelled.
+    public func run(pollNotifiers poll: Bool = true) async {
         while !Task.isCancelled {
             tick()
+            if poll { await pollNotifiers() }
             let now = clock.now().monotonic
             let wait = nextDeadline.map { max(Duration.milliseconds(1), min(now.duration(to: $0), .seconds(1))) } ?? .seconds(1)
             try? await Task.sleep(for: wait)

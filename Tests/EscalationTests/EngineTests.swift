@@ -234,3 +234,46 @@ struct JournalTests {
         #expect(try IncidentJournal.read(directory: dir, person: "linda").isEmpty)
     }
 }
+
+@Suite("Alarm path checks")
+struct AlarmPathTests {
+    @Test func testAlertIsMarkedAndItsAnswerIsRecognised() async throws {
+        var c = Fixture.config
+        c.members.append(Member(id: "tech", name: "Sam", role: .technical, contacts: [Contact(notifier: "mqtt", address: "ops/sam")]))
+        let s = EngineTests.Setup(config: c)
+        let sent = try #require(await s.engine.sendTestAlert(to: "anna"))
+        #expect(sent.outcomes.count == 1)
+        let n = try #require(s.notifier.delivered.first)
+        #expect(n.purpose == .test && n.text.hasPrefix("TEST ONLY, nothing has happened to Linda."))
+        #expect(await !s.engine.testAnswered(sent.id))
+        await s.engine.receive(Ack(incident: sent.id, member: "ben", action: .claim))
+        #expect(await !s.engine.testAnswered(sent.id), "only the member who was tested answers it")
+        await s.engine.receive(Ack(incident: sent.id, member: "anna", action: .claim))
+        #expect(await s.engine.testAnswered(sent.id))
+        #expect(await s.engine.allIncidents.isEmpty, "a test opens no incident")
+
+        _ = await s.engine.sendHeartbeat()
+        #expect(s.notifier.delivered.last?.member == "tech")
+        #expect(s.notifier.delivered.last?.text.contains("0 open incidents, journal OK.") == true)
+    }
+
+    @Test func smsRepliesAreFetchedByPolling() async throws {
+        let spool = temporaryDirectory("esc-sms")
+        mkdir(spool + "/outgoing", 0o755)
+        mkdir(spool + "/incoming", 0o755)
+        var c = Fixture.config
+        c.notifiers["sms"] = SMSNotifier.Configuration(spool: spool)
+        c.members[0].contacts = [Contact(notifier: "sms", address: "+447700900123")]
+        let clock = ManualClock(wall: Fixture.start)
+        let engine = EscalationEngine(config: c, clock: clock, notifiers: NotifierRegistry.instantiate(c.notifiers, context: NotifierContext()).merging(["mqtt": InMemoryNotifier()]) { $1 },
+                                      stateDirectory: nil, bootID: "b")
+        await engine.receive(Fixture.fall())
+        clock.advance(by: .seconds(60))
+        await engine.tick()
+        await engine.waitForDeliveries()
+        #expect(FileManager.default.fileExists(atPath: spool + "/outgoing/caremonitord-linda-20261123-140200_2"))
+        try "From: 447700900123\n\n2\n".write(toFile: spool + "/incoming/GSM1.x", atomically: true, encoding: .utf8)
+        await engine.pollNotifiers()
+        #expect(await engine.openIncidents.first?.responses["anna"]?.kind == .declined)
+    }
+}
