@@ -277,3 +277,38 @@ struct AlarmPathTests {
         #expect(await engine.openIncidents.first?.responses["anna"]?.kind == .declined)
     }
 }
+
+@Suite("Recovery across a reboot")
+struct RebootRecoveryTests {
+    @Test func timersArmedBeforeARebootFireAfterTheRemainingWallClockTime() async throws {
+        let dir = temporaryDirectory()
+        do {
+            let s = EngineTests.Setup(journal: true, dir: dir)   // boot "test-boot", monotonic 5 s at 14:02:00
+            await s.engine.receive(Fixture.fall())              // self-cancel window: 60 s
+            await s.engine.waitForDeliveries()
+        }
+        // Rebooted 20 s later: the monotonic clock restarted near zero.
+        let clock = ManualClock(wall: Fixture.start.adding(seconds: 20), monotonic: MonotonicInstant(nanoseconds: 1_000_000_000))
+        let n = InMemoryNotifier()
+        let engine = EscalationEngine(config: Fixture.config, clock: clock, notifiers: ["mqtt": n], stateDirectory: dir, bootID: "new-boot")
+        _ = try await engine.recover()
+        #expect(await engine.nextDeadline == MonotonicInstant(nanoseconds: 41_000_000_000), "40 s left of the window")
+        clock.advance(by: .seconds(39))
+        await engine.tick()
+        #expect(await engine.openIncidents.first?.state == .selfCancelWindow)
+        clock.advance(by: .seconds(1))
+        await engine.tick()
+        await engine.waitForDeliveries()
+        #expect(await engine.openIncidents.first?.state == .escalating)
+        #expect(n.delivered.map(\.member) == ["anna"])
+    }
+
+    @Test func personCancellingAfterPagesTellsEveryonePaged() {
+        var h = Harness()
+        h.fire(.selfCancel)
+        h.advance(30)
+        h.ack("linda", .cancel)
+        #expect(h.lastSends.map(\.text) == ["All clear: Linda pressed \"I'm fine\" at 14:03; nobody needs to go. Fall detected 14:02 (hallway)."])
+        #expect(h.lastSends.map(\.member) == ["anna"])
+    }
+}

@@ -113,8 +113,7 @@ public enum Messages {
     }
 
     public static func cancelledByPerson(_ i: Incident, at t: WallTime) -> String {
-        "All clear: \(i.context.person.name) answered at \(time(t, i)) that she is fine; nobody needs to go. \(headline(i))"
-            .replacingAll(" she ", with: " they ")
+        "All clear: \(i.context.person.name) pressed \"I'm fine\" at \(time(t, i)); nobody needs to go. \(headline(i))"
     }
 
     public static func cancelledByMember(_ i: Incident, by m: Member, at t: WallTime) -> String {
