@@ -18,12 +18,14 @@ let package = Package(
             pkgConfig: "libmosquitto",
             providers: [.apt(["libmosquitto-dev"])]
         ),
+        // futex and membarrier for the ring's parking (header-only: syscall(2) is variadic, Swift cannot call it).
+        .systemLibrary(name: "CLinux", path: "Sources/CLinux"),
         // Clock, secrets, process spawning, JSON with positions. Imports no module of ours.
         .target(name: "CareSupport"),
         // Vocabulary (Sample, Signal) and the detectors. Knows nothing of MQTT.
         .target(name: "Anomaly", dependencies: ["CareSupport"]),
         // MQTT, decoders, the lock-free ring, record and replay.
-        .target(name: "SensorIngest", dependencies: ["CMosquitto", "CareSupport", "Anomaly"]),
+        .target(name: "SensorIngest", dependencies: ["CMosquitto", "CLinux", "CareSupport", "Anomaly"]),
         // Circle of care, policies, incidents, notifiers. Knows nothing of sensors.
         .target(name: "Escalation", dependencies: ["CareSupport"]),
         .executableTarget(

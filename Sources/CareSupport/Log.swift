@@ -44,7 +44,7 @@ public struct Logger: Sendable {
     }
 
     public func log(_ level: LogLevel, _ message: @autoclosure () -> String) {
-        guard level <= minimumLevel else { return }
+        guard level >= minimumLevel else { return }
         sink(level, label.isEmpty ? message() : "\(label): \(message())")
     }
 

@@ -35,11 +35,14 @@ public struct Reading: Sendable, Equatable {
     /// A channel below the device when one message carries several sensors of the same kind
     /// (Tasmota `DS18B20-1`, Shelly `switch:0`); nil otherwise. Signals are identified by (device, channel, signal).
     public var channel: String?
+    /// This reading's own time (epoch seconds) when one message carries readings taken at different times (SenML
+    /// records with `t` offsets); nil means the message's time (`DecodedMessage.time`, else the arrival time).
+    public var time: Double?
 
     public init(signal: SignalKind, value: ReadingValue, unit: String? = nil, field: String, raw: JSONValue,
-                channel: String? = nil) {
+                channel: String? = nil, time: Double? = nil) {
         self.signal = signal; self.value = value; self.unit = unit; self.field = field; self.raw = raw
-        self.channel = channel
+        self.channel = channel; self.time = time
     }
 }
 

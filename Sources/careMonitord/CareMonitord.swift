@@ -1,0 +1,56 @@
+import CareSupport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// careMonitord: the home gateway daemon of a circle of care. One subcommand per file under Commands/.
+@main
+enum CareMonitord {
+    static let commands: [(name: String, summary: String, run: @Sendable (ArraySlice<String>) throws(CommandError) -> Int32)] = [
+        ("demo", "start a private broker, publish a morning of real sensor payloads, print the decoded samples", DemoCommand.run),
+        ("explain", "show which source a message matches and the readings it decodes to", ExplainCommand.run),
+        ("record", "record the configured sources' messages to a capture file", RecordCommand.run),
+        ("replay", "replay capture files through the pipeline (events on stdout, summary on stderr)", ReplayCommand.run),
+    ]
+
+    static func usage() -> String {
+        var s = "usage: careMonitord COMMAND [OPTIONS]\n\ncommands:\n"
+        for c in commands { s += "  \(c.name.padding(toLength: 9, withPad: " ", startingAt: 0)) \(c.summary)\n" }
+        s += "\nRun 'careMonitord COMMAND --help' for a command's options."
+        return s
+    }
+
+    static func main() {
+        signal(SIGPIPE, SIG_IGN)
+        let args = CommandLine.arguments
+        guard args.count >= 2 else {
+            printError(usage())
+            exit(ExitCode.usage)
+        }
+        let name = args[1]
+        if name == "--help" || name == "-h" || name == "help" {
+            FileOutput.standardOutput.writeLine(usage()); FileOutput.standardOutput.flush()
+            exit(0)
+        }
+        guard let command = commands.first(where: { $0.name == name }) else {
+            printError("careMonitord: unknown command \"\(name)\"\n\n\(usage())")
+            exit(ExitCode.usage)
+        }
+        do {
+            let code = try command.run(args[2...])
+            FileOutput.standardOutput.flush()
+            exit(code)
+        } catch {
+            FileOutput.standardOutput.flush()
+            printError(error.message)
+            exit(error.exitCode)
+        }
+    }
+}
+
+extension String {
+    func padding(toLength n: Int, withPad pad: String, startingAt: Int) -> String {
+        count >= n ? self : self + String(repeating: pad, count: n - count)
+    }
+}

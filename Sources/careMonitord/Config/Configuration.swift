@@ -1,0 +1,184 @@
+import CareSupport
+import SensorIngest
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The monitored person (one config file per person/home).
+struct PersonSettings {
+    var id: String
+    var name: String?
+    var timezone: String
+}
+
+/// How to reach the MQTT broker. Defaults: 127.0.0.1:1883, MQTT 3.1.1, keepalive 60 s, reconnect 0.5 s doubling
+/// to 4 s (the broker is usually on the same gateway, and an alarm system must come back within seconds of it).
+struct BrokerSettings {
+    var host = "127.0.0.1"
+    var port = 1883
+    var protocolVersion = 4          // 4 = MQTT 3.1.1, 5 = MQTT 5
+    var keepalive = 60
+    var clientID: String?
+    var username: String?
+    var passwordFile: String?
+    var caFile: String?
+    var certFile: String?
+    var keyFile: String?
+    var tls = false
+    var reconnectInitialDelay = 0.5
+    var reconnectMaximumDelay = 4.0
+    var connackTimeout = 10.0
+}
+
+/// A loaded, validated config file. Sections of later issues (`circle`, `policies`, `journal`, `detectors`) are
+/// kept as parsed JSON (with positions) for their modules to decode.
+struct Configuration {
+    var file: String
+    var person: PersonSettings
+    var broker: BrokerSettings
+    var sources: [SourceConfiguration]
+    var document: JSONDocument
+    /// Keys we do not know (reported as warnings: more keys are welcome, but a typo should not go unnoticed).
+    var warnings: [String]
+
+    static let knownTopLevelKeys = ["person", "broker", "sources", "circle", "policies", "journal", "detectors",
+                                    "ingest", "log", "$schema", "comment", "_comment"]
+
+    /// Reads and validates `path`. Throws `ConfigurationError` listing every problem, or `CommandError` when the
+    /// file cannot be read.
+    static func load(path: String) throws -> Configuration {
+        guard let bytes = readFile(path) else {
+            throw CommandError(exitCode: ExitCode.config, message: "cannot read config \(path): \(String(cString: strerror(errno)))")
+        }
+        let document: JSONDocument
+        do {
+            document = try JSONParser.parseDocument(bytes)
+        } catch {
+            throw ConfigurationError(file: path, problems: [.init(path: "", position: error.position, message: "invalid JSON: \(error.message)")])
+        }
+        return try parse(document, file: path)
+    }
+
+    static func parse(_ document: JSONDocument, file: String) throws -> Configuration {
+        var r = ConfigReader(document: document)
+        var warnings: [String] = []
+        guard case .object(let root) = document.root else {
+            throw ConfigurationError(file: file, problems: [.init(path: "", position: document.position(of: ""),
+                                                                  message: "a config is a JSON object with \"person\" and \"sources\"")])
+        }
+        for k in root.keys where !knownTopLevelKeys.contains(k) {
+            let at = document.position(of: k).map { "\(file):\($0.line):\($0.column)" } ?? file
+            warnings.append("\(at): \(k): unknown top-level key, ignored (known: \(knownTopLevelKeys.prefix(8).joined(separator: ", ")))")
+        }
+
+        // person
+        var person = PersonSettings(id: "", name: nil, timezone: "UTC")
+        if let p = r.object(root["person"], at: "person") {
+            let id = r.string(p, "id", at: "person", required: true) ?? ""
+            if !id.isEmpty && !id.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) {
+                r.problem("person.id", "\"\(id)\" may hold only letters, digits, '-' and '_' (it is part of MQTT topics and file names)")
+            }
+            person.id = id
+            person.name = r.string(p, "name", at: "person")
+            if let tz = r.string(p, "timezone", at: "person", required: true) {
+                if !timezoneExists(tz) {
+                    r.problem("person.timezone", "unknown time zone \"\(tz)\": use an IANA name such as \"Europe/London\" (see /usr/share/zoneinfo)")
+                }
+                person.timezone = tz
+            }
+        } else if root["person"] == nil {
+            r.problem("person", "is required: {\"id\": \"linda\", \"timezone\": \"Europe/London\"}")
+        }
+
+        // broker
+        var broker = BrokerSettings()
+        if let b = r.object(root["broker"], at: "broker") {
+            broker.host = r.string(b, "host", at: "broker", default: broker.host) ?? broker.host
+            if broker.host.isEmpty { r.problem("broker.host", "is empty") }
+            let tlsObject = r.object(b["tls"], at: "broker.tls")
+            if let t = tlsObject {
+                broker.tls = r.bool(t, "enabled", at: "broker.tls", default: true)
+                broker.caFile = r.string(t, "caFile", at: "broker.tls")
+                broker.certFile = r.string(t, "certFile", at: "broker.tls")
+                broker.keyFile = r.string(t, "keyFile", at: "broker.tls")
+                if broker.tls && broker.caFile == nil { r.problem("broker.tls.caFile", "is required with TLS (the CA that signed the broker's certificate)") }
+                if (broker.certFile == nil) != (broker.keyFile == nil) {
+                    r.problem("broker.tls", "certFile and keyFile go together (client certificate and its key)")
+                }
+                for (k, f) in [("caFile", broker.caFile), ("certFile", broker.certFile), ("keyFile", broker.keyFile)] {
+                    if let f, access(f, R_OK) != 0 { r.problem("broker.tls.\(k)", "cannot read \(f): \(String(cString: strerror(errno)))") }
+                }
+            }
+            broker.port = Int(r.number(b, "port", at: "broker", default: broker.tls ? 8883 : 1883, range: 1...65535) ?? 1883)
+            let proto = r.string(b, "protocol", at: "broker", default: "mqtt311") ?? "mqtt311"
+            switch proto {
+            case "mqtt311", "3.1.1", "v311": broker.protocolVersion = 4
+            case "mqtt5", "5", "v5": broker.protocolVersion = 5
+            default: r.problem("broker.protocol", "unknown protocol \"\(proto)\": use \"mqtt311\" or \"mqtt5\"")
+            }
+            broker.keepalive = Int(r.number(b, "keepalive", at: "broker", default: 60, range: 5...65535) ?? 60)
+            broker.clientID = r.string(b, "clientId", at: "broker")
+            broker.username = r.string(b, "username", at: "broker")
+            broker.passwordFile = r.string(b, "passwordFile", at: "broker")
+            if let f = broker.passwordFile, access(f, R_OK) != 0 {
+                r.problem("broker.passwordFile", "cannot read \(f): \(String(cString: strerror(errno)))")
+            }
+            if broker.passwordFile != nil && broker.username == nil {
+                r.problem("broker.username", "is required with passwordFile")
+            }
+            if b["password"] != nil {
+                r.problem("broker.password", "passwords are not written in the config: put it in a file (mode 0600, or systemd LoadCredential=) and name it in broker.passwordFile")
+            }
+            if let rc = r.object(b["reconnect"], at: "broker.reconnect") {
+                broker.reconnectInitialDelay = r.number(rc, "initialDelay", at: "broker.reconnect", default: 0.5, range: 0.05...60) ?? 0.5
+                broker.reconnectMaximumDelay = r.number(rc, "maximumDelay", at: "broker.reconnect", default: 4, range: 0.05...600) ?? 4
+            }
+            broker.connackTimeout = r.number(b, "connackTimeout", at: "broker", default: 10, range: 1...300) ?? 10
+            r.rejectUnknownKeys(b, at: "broker", known: ["host", "port", "protocol", "keepalive", "clientId", "username",
+                                                          "passwordFile", "tls", "reconnect", "connackTimeout"])
+        }
+
+        // sources
+        var sources: [SourceConfiguration] = []
+        if let s = root["sources"] {
+            if case .array(let items) = s, items.isEmpty {
+                r.problem("sources", "is empty: add at least one source, e.g. {\"preset\": \"zigbee2mqtt\"}")
+            } else {
+                do {
+                    sources = try SourceConfiguration.parse(s, path: "sources")
+                } catch {
+                    for issue in error.issues { r.problem(issue.path, issue.message) }
+                }
+            }
+        } else {
+            r.problem("sources", "is required: a list such as [{\"preset\": \"zigbee2mqtt\"}]")
+        }
+
+        if !r.problems.isEmpty { throw ConfigurationError(file: file, problems: r.problems) }
+        return Configuration(file: file, person: person, broker: broker, sources: sources, document: document,
+                             warnings: warnings)
+    }
+
+    static func timezoneExists(_ name: String) -> Bool {
+        if name == "UTC" || name == "Etc/UTC" { return true }
+        guard !name.contains(".."), !name.hasPrefix("/") else { return false }
+        return access("/usr/share/zoneinfo/\(name)", R_OK) == 0
+    }
+}
+
+/// Reads a whole file (configs, payload files). nil with errno set when it cannot be read.
+func readFile(_ path: String) -> [UInt8]? {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var out: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n < 0 { if errno == EINTR { continue }; return nil }
+        if n == 0 { break }
+        out.append(contentsOf: chunk[0..<n])
+    }
+    return out
+}

@@ -1,0 +1,107 @@
+import CareSupport
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The shared MQTT payload fixtures (`shared/fixtures/mqtt`: real third-party payloads, one file each, listed with
+/// their topic in `index.json`). Found from `$CM_SHARED` (the shared folder) or beside the repository
+/// (`<repo>/../shared`), as CI lays it out.
+public enum Fixtures {
+    public struct Entry: Sendable, Equatable {
+        /// Path below the fixtures directory, `zigbee2mqtt/water_leak_capture.json`; its first level is the stack.
+        public var file: String
+        /// The topic as the index gives it, with placeholders (`<friendly_name>`) and sometimes a remark in parentheses.
+        public var topic: String
+        public var encoding: String
+        public var note: String?
+        public var stack: String { String(file.split(separator: "/").first ?? "") }
+    }
+
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// The fixtures directory.
+    public static func directory(filePath: String = #filePath) -> String {
+        if let shared = getenv("CM_SHARED") {
+            return String(cString: shared) + "/fixtures/mqtt"
+        }
+        // <repo>/Tests/TestSupport/Fixtures.swift → <repo>/../shared/fixtures/mqtt
+        var parts = filePath.split(separator: "/", omittingEmptySubsequences: false)
+        parts.removeLast()   // Fixtures.swift
+        return parts.joined(separator: "/") + "/../../../shared/fixtures/mqtt"
+    }
+
+    /// Every entry of `index.json`, in index order.
+    public static func index() throws -> [Entry] {
+        let path = directory() + "/index.json"
+        guard let bytes = readFile(path) else { throw Failure(description: "cannot read \(path): set CM_SHARED to the shared folder") }
+        let root = try JSONParser.parse(bytes)
+        guard case .array(let items)? = root["fixtures"] else { throw Failure(description: "\(path): no `fixtures` array") }
+        var out: [Entry] = []
+        for item in items {
+            guard let file = item["file"]?.stringValue, let topic = item["topic"]?.stringValue else {
+                throw Failure(description: "\(path): an entry without file or topic: \(item)")
+            }
+            out.append(Entry(file: file, topic: topic, encoding: item["encoding"]?.stringValue ?? "json",
+                             note: item["note"]?.stringValue))
+        }
+        return out
+    }
+
+    /// A fixture's bytes (the exact MQTT payload).
+    public static func payload(_ file: String) throws -> [UInt8] {
+        let path = directory() + "/" + file
+        guard let bytes = readFile(path) else { throw Failure(description: "cannot read \(path)") }
+        return bytes
+    }
+
+    /// Placeholder topic parts as the shared `fixtures.py` check substitutes them.
+    public static let substitutions: [(String, String)] = [
+        ("<TOPIC_PREFIX>", "livingroom_node"), ("<name>", "hall"), ("<FRIENDLY_NAME>", "hall_sensor"),
+        ("<friendly_name>", "hall_sensor"), ("<user>", "linda"), ("<device>", "phone"), ("<topic>", "tasmota_hall"),
+        ("%topic%", "tasmota_hall"), ("DEVICE", "band1"), ("XXXXXX", "A1B2C3"),
+    ]
+
+    /// A concrete topic for an entry: placeholders substituted, a trailing remark in parentheses dropped, and the
+    /// high-rate fixtures (which have no MQTT topic) put where the shared check puts them.
+    public static func concreteTopic(_ entry: Entry) -> String {
+        if entry.stack == "highrate" {
+            return entry.file.contains("senml") ? "senml/meter1" : "wearable/band1/accel"
+        }
+        var topic = entry.topic
+        if let paren = topic.firstIndex(of: "(") {
+            topic = String(topic[..<paren])
+            while topic.last == " " { topic.removeLast() }
+        }
+        for (placeholder, value) in substitutions { topic = replacing(placeholder, with: value, in: topic) }
+        return topic
+    }
+
+    static func replacing(_ target: String, with replacement: String, in text: String) -> String {
+        guard !target.isEmpty else { return text }
+        var out = ""
+        var rest = Substring(text)
+        while let range = rest.firstRange(of: target) {
+            out += rest[..<range.lowerBound]
+            out += replacement
+            rest = rest[range.upperBound...]
+        }
+        return out + rest
+    }
+
+    static func readFile(_ path: String) -> [UInt8]? {
+        guard let f = fopen(path, "rb") else { return nil }
+        defer { fclose(f) }
+        var out: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, f) }
+            if n <= 0 { break }
+            out.append(contentsOf: buffer[0..<n])
+        }
+        return out
+    }
+}
