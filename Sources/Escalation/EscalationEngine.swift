@@ -20,7 +20,7 @@ public struct RecoveryReport: Sendable, Equatable {
 public actor EscalationEngine {
     public nonisolated let person: String
     let config: EscalationConfig
-    let clock: any EscalationClock
+    let clock: any CareClock
     let notifiers: [String: any Notifier]
     let logger: Logger
     let events: @Sendable (EventLine) -> Void
@@ -41,7 +41,7 @@ public actor EscalationEngine {
     ///   - stateDirectory: where the journal lives (`incidents-<person>.journal`); nil keeps nothing (tests, replay).
     ///   - bootID: identifies the monotonic clock's timeline (`/proc/sys/kernel/random/boot_id`); when it differs
     ///     from the journal's, timers are re-armed from wall-clock time elapsed instead.
-    public init(config: EscalationConfig, clock: any EscalationClock, notifiers: [String: any Notifier],
+    public init(config: EscalationConfig, clock: any CareClock, notifiers: [String: any Notifier],
                 stateDirectory: String?, bootID: String = EscalationEngine.currentBootID(), logger: Logger = .silent,
                 events: @escaping @Sendable (EventLine) -> Void = { _ in }) {
         self.person = config.person.id
@@ -55,8 +55,8 @@ public actor EscalationEngine {
     }
 
     public static func currentBootID() -> String {
-        guard let r = try? JournalFile.readSmallFile("/proc/sys/kernel/random/boot_id") else { return "unknown" }
-        return r.trimmed.replacingAll("\n", with: "")
+        guard let r = readSmallFile("/proc/sys/kernel/random/boot_id") else { return "unknown" }
+        return String(decoding: r, as: UTF8.self).replacingAll("\n", with: "").trimmed
     }
 
     // MARK: - Inputs
@@ -68,7 +68,7 @@ public actor EscalationEngine {
             logger.error("alert for \(alert.person) sent to the engine of \(person); ignored")
             return .ignore
         }
-        let now = clock.now()
+        let now = clock.moment()
         let route = IncidentRouter.route(alert, incidents: order.compactMap { incidents[$0].map(IncidentSummary.init) },
                                          policies: config.policies)
         switch route {
@@ -114,7 +114,7 @@ public actor EscalationEngine {
             logger.notice("ack \(ack.action.rawValue) from \(ack.member) via \(ack.via) names unknown incident \(ack.incident); ignored")
             return
         }
-        apply(ack.incident, .ack(ack), clock.now())
+        apply(ack.incident, .ack(ack), clock.moment())
     }
 
     /// A free-text reply on a channel without buttons (an SMS "1" / "2 "): the member is found by the contact
@@ -141,14 +141,14 @@ public actor EscalationEngine {
 
     /// Door, presence or home-button evidence: offered to every open incident.
     public func receive(_ evidence: HomeEvidence) {
-        let now = clock.now()
+        let now = clock.moment()
         for id in order where incidents[id]?.isClosed == false { apply(id, .home(evidence), now) }
     }
 
     /// Fires every timer that is due on the monotonic clock, in deadline order.
     public func tick() {
         while true {
-            let now = clock.now()
+            let now = clock.moment()
             var best: (String, TimerKey, MonotonicInstant)?
             for id in order {
                 guard let inc = incidents[id], !inc.isClosed else { continue }
@@ -185,7 +185,7 @@ public actor EscalationEngine {
     /// all of them. Its answer comes back as an ack for the returned test id; `testAnswered(_:)` tells.
     public func sendTestAlert(to memberID: String, allContacts: Bool = false) async -> (id: String, outcomes: [DeliveryOutcome])? {
         guard let m = config.member(memberID) else { return nil }
-        let now = clock.now()
+        let now = clock.moment()
         let id = "test-\(person)-\(now.wall.milliseconds)"
         pendingTests[id] = memberID
         var outcomes: [DeliveryOutcome] = []
@@ -209,7 +209,7 @@ public actor EscalationEngine {
 
     /// The daily "the gateway is alive" message to every `technical` member.
     public func sendHeartbeat() async -> [DeliveryOutcome] {
-        let now = clock.now()
+        let now = clock.moment()
         let open = openIncidents.count
         var outcomes: [DeliveryOutcome] = []
         for m in config.members where m.role == .technical && m.consent.given {
@@ -230,7 +230,7 @@ public actor EscalationEngine {
         while !Task.isCancelled {
             tick()
             if poll { await pollNotifiers() }
-            let now = clock.now().monotonic
+            let now = clock.moment().monotonic
             let wait = nextDeadline.map { max(Duration.milliseconds(1), min(now.duration(to: $0), .seconds(1))) } ?? .seconds(1)
             try? await Task.sleep(for: wait)
         }
@@ -316,7 +316,7 @@ public actor EscalationEngine {
         case .delivered: result = .delivered
         case .failed(let e, _): result = .failed(reason: e.message)
         }
-        if incidents[n.incident] != nil { apply(n.incident, .delivery(key: n.key, result: result), clock.now()) }
+        if incidents[n.incident] != nil { apply(n.incident, .delivery(key: n.key, result: result), clock.moment()) }
     }
 
     func newIncidentID(_ t: WallTime) -> String {
@@ -335,7 +335,7 @@ public actor EscalationEngine {
     /// again what was queued but never recorded as delivered. Call once, before any input.
     public func recover() throws(JournalError) -> RecoveryReport {
         guard let journal else { return RecoveryReport(openIncidents: [], redelivered: [], tornBytes: 0, corruptRecords: 0, expiredIncidents: 0) }
-        let now = clock.now()
+        let now = clock.moment()
         let load = try JournalFile.load(path: journal.path)
         let cutoff = WallTime(milliseconds: now.wall.milliseconds - Int64(config.journal.retentionDays) * 86_400_000)
         // A gateway that booted in 1970 must not delete everything: only apply retention to a plausible clock.
@@ -404,14 +404,5 @@ extension Incident {
     /// Moves every armed deadline onto another monotonic timeline (after a reboot).
     mutating func rebase(monotonicBy offset: Int64) {
         for (k, d) in armed { armed[k] = MonotonicInstant(nanoseconds: d.nanoseconds &+ offset) }
-    }
-}
-
-extension JournalFile {
-    static func readSmallFile(_ path: String) throws(JournalError) -> String {
-        switch Secret.fromFile(path) {
-        case .success(let s): return s.reveal()
-        case .failure(let e): throw JournalError(path: path, operation: "read", errno: e.errno)
-        }
     }
 }

@@ -88,10 +88,17 @@ struct CrashTests {
 
     static func child(_ dir: String, killAfter: Duration) async throws -> Bool {
         let exe = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
-        let r = try await Spawn.run(exe, arguments: ["--testing-library", "swift-testing", "--filter", "crashScenarioChildProcess"],
-                                    environment: ["CM_ESC_CRASH_CHILD_DIR=\(dir)", "PATH=/usr/bin:/bin"], stdin: [],
-                                    timeout: killAfter, outputCap: 4096)
-        return !r.timedOut && FileManager.default.fileExists(atPath: dir + "/done")
+        let child = try ChildProcess.spawn(executable: exe, arguments: ["--testing-library", "swift-testing", "--filter", "crashScenarioChildProcess"],
+                                           environment: ["CM_ESC_CRASH_CHILD_DIR": dir, "PATH": "/usr/bin:/bin"],
+                                           stdout: .null, stderr: .null, searchPath: false, newProcessGroup: true)
+        // kill -9 at the chosen instant unless it finished first (waiting blocks: off the cooperative pool).
+        let finished = await offCooperativePool { () -> Bool in
+            if child.wait(timeout: killAfter) != nil { return true }
+            _ = child.terminate(SIGKILL)
+            _ = child.wait()
+            return false
+        }
+        return finished && FileManager.default.fileExists(atPath: dir + "/done")
     }
 
     /// `CM_CRASH_ITERATIONS=500` for the long mode.

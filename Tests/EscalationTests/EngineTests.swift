@@ -11,15 +11,13 @@ struct EngineTests {
         let notifier = InMemoryNotifier()
         let lines = LineCollector()
         let logs = LogRecorder()
-        /// CareSupport's Logger keeps levels `<=` its minimum, and `.critical` is the greatest: so this records all.
-        var logger: Logger { logs.logger(minimumLevel: .critical) }
         let engine: EscalationEngine
         let dir: String?
 
         init(journal: Bool = false, dir: String? = nil, config: EscalationConfig = Fixture.config) {
             self.dir = journal ? (dir ?? temporaryDirectory()) : nil
             engine = EscalationEngine(config: config, clock: clock, notifiers: ["mqtt": notifier], stateDirectory: self.dir,
-                                      bootID: "test-boot", logger: logs.logger(minimumLevel: .critical), events: lines.sink)
+                                      bootID: "test-boot", logger: logs.logger(minimumLevel: .debug), events: lines.sink)
         }
 
         func advance(_ seconds: Int) async {

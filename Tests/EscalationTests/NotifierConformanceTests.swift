@@ -211,7 +211,7 @@ struct NotifierConformanceTests {
         for mode in h.modes where mode != .ok && mode != .hang {
             let (n, _, _) = try h.make(mode, Self.retry)
             let logs = LogRecorder()
-            let outcome = await n.deliver(sampleNotification(address: address(for: h.kind)), logger: logs.logger(minimumLevel: .critical))
+            let outcome = await n.deliver(sampleNotification(address: address(for: h.kind)), logger: logs.logger(minimumLevel: .debug))
             guard case .failed(let e, _) = outcome else { Issue.record("\(h.kind) should fail"); continue }
             for s in h.secrets {
                 #expect(!e.description.contains(s), "\(h.kind): \(e.description)")

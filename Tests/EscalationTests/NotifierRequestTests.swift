@@ -190,15 +190,15 @@ struct NotifierRequestTests {
         guard case .failed(let e, let attempts) = await n.deliver(sampleNotification()) else { Issue.record("should fail"); return }
         #expect(attempts == 1 && e.disposition == .permanent && e.status == 3)
         #expect(e.message.hasSuffix("exited with 3: quota exceeded"))
-        let r = try await Spawn.run(path, arguments: [], stdin: [], timeout: .seconds(5), outputCap: 1000)
-        #expect(r.stdout.count == 1000 && r.truncated)
+        let r = try await ProgramRunner.run(path, arguments: [], environment: [:], input: [], timeout: .seconds(5), outputLimit: 1000)
+        #expect(r.standardOutput.bytes.count == 1000 && r.standardOutput.truncated)
     }
 
     @Test func missingProgramIsAPermanentErrorNamingIt() async {
         let n = CommandNotifier(name: "c", program: "/nonexistent/notify")
         guard case .failed(let e, _) = await n.deliver(sampleNotification()) else { Issue.record("should fail"); return }
         #expect(e.disposition == .permanent)
-        #expect(e.message.contains("/nonexistent/notify") && e.message.contains("No such file"))
+        #expect(e.message.hasPrefix("cannot start '/nonexistent/notify'"))
     }
 
     @Test func emailIsAnRFC5322MessageWithTheKeyAsMessageID() {

@@ -143,3 +143,13 @@ func temporaryDirectory(_ label: String = "esc") -> String {
     let p = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
     return String(cString: p!)
 }
+
+/// Escalation's tests speak WallTime and Duration to CareSupport's ManualClock.
+extension ManualClock {
+    convenience init(wall: WallTime, monotonic: MonotonicInstant = MonotonicInstant(nanoseconds: 0)) {
+        self.init(wall: Double(wall.milliseconds) / 1000, monotonicNanoseconds: monotonic.nanoseconds)
+    }
+    func advance(by d: Duration) { advance(by: d.secondsDouble) }
+    func stepWall(to w: WallTime) { setWall(Double(w.milliseconds) / 1000) }
+    func now() -> Moment { moment() }
+}

@@ -39,29 +39,33 @@ public struct CommandNotifier: Notifier {
     public func attempt(_ n: OutgoingNotification, timeout: Duration) async throws(NotifierError) -> DeliveryReceipt {
         let args = arguments.map { $0.replacingAll("{address}", with: n.address).replacingAll("{member}", with: n.member) }
         try await Self.runProgram(notifier: name, program: program, arguments: args, input: Array(JSONWriter.serialize(n.json).utf8),
-                                  timeout: timeout, extraEnvironment: ["CAREMONITORD_KEY=\(n.key)", "CAREMONITORD_INCIDENT=\(n.incident)"])
+                                  timeout: timeout, extraEnvironment: ["CAREMONITORD_KEY": n.key, "CAREMONITORD_INCIDENT": n.incident])
         return DeliveryReceipt()
     }
 
     static func runProgram(notifier: String, program: String, arguments: [String], input: [UInt8], timeout: Duration,
-                           extraEnvironment: [String] = []) async throws(NotifierError) {
-        let r: SpawnResult
+                           extraEnvironment: [String: String] = [:]) async throws(NotifierError) {
+        let r: ProcessResult
+        var env = ["PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"]
+        for (k, v) in extraEnvironment { env[k] = v }
         do {
-            r = try await Spawn.run(program, arguments: arguments,
-                                    environment: ["PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8"] + extraEnvironment,
-                                    stdin: input, timeout: timeout, outputCap: outputCap)
+            r = try await ProgramRunner.run(program, arguments: arguments, environment: env, input: input, timeout: timeout,
+                                            outputLimit: outputCap)
         } catch {
             // ETXTBSY (the program is being replaced), EAGAIN and ENOMEM pass; a missing or non-executable program does not.
             let transient = error.errno == ETXTBSY || error.errno == EAGAIN || error.errno == ENOMEM
-            throw NotifierError(notifier: notifier, disposition: transient ? .retryable : .permanent, message: error.description)
+            throw NotifierError(notifier: notifier, disposition: transient ? .retryable : .permanent, message: error.message)
         }
         if r.timedOut {
             throw NotifierError(notifier: notifier, disposition: .retryable, message: "\(program) did not finish within \(timeout) and was killed")
         }
-        let err = String(decoding: r.stderr.prefix(300), as: UTF8.self).replacingAll("\n", with: " ").replacingAll("\r", with: " ").trimmed
+        let err = String(decoding: r.standardError.bytes.prefix(300), as: UTF8.self).replacingAll("\n", with: " ").replacingAll("\r", with: " ").trimmed
         let detail = err.isEmpty ? "" : ": \(Redact.url(err))"
-        guard let status = r.exitStatus else {
-            throw NotifierError(notifier: notifier, disposition: .retryable, message: "\(program) was killed by signal \(r.signal ?? 0)\(detail)")
+        let status: Int32
+        switch r.status {
+        case .exited(let code): status = code
+        case .signalled(let sig):
+            throw NotifierError(notifier: notifier, disposition: .retryable, message: "\(program) was killed by signal \(sig)\(detail)")
         }
         switch status {
         case 0: return

@@ -93,8 +93,8 @@ public struct SMSNotifier: Notifier {
         var out: [Reply] = []
         for name in names.sorted() {
             let path = "\(dir)/\(name)"
-            guard case .success(let s) = Secret.fromFile(path) else { continue }
-            let text = s.reveal()
+            guard let bytes = readSmallFile(path) else { continue }
+            let text = String(decoding: bytes, as: UTF8.self)
             guard let split = text.range(of: "\n\n") else { continue }
             var from: String?
             for line in text[..<split.lowerBound].split(separator: "\n") where line.hasPrefix("From:") {
@@ -123,5 +123,10 @@ public struct SMSNotifier: Notifier {
 }
 
 extension StringProtocol {
-    var trimmingSpaces: String { String(self).trimmed.replacingAll("\r", with: "") }
+    var trimmingSpaces: String {
+        var s = Substring(self)
+        while let f = s.first, f == " " || f == "\n" || f == "\r" || f == "\t" { s.removeFirst() }
+        while let l = s.last, l == " " || l == "\n" || l == "\r" || l == "\t" { s.removeLast() }
+        return String(s)
+    }
 }

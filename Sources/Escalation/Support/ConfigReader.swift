@@ -111,9 +111,9 @@ public struct ConfigReader: Sendable {
         }
         if let s = v.stringValue { return Secret(s) }
         if let obj = v.objectValue, let file = obj["file"]?.stringValue {
-            switch Secret.fromFile(file) {
-            case .success(let s): return s
-            case .failure(let e): fail(Self.join(p, "file"), e.description); return nil
+            do { return try Secret(contentsOfFile: file) } catch {
+                fail(Self.join(p, "file"), error.message)
+                return nil
             }
         }
         fail(p, "expected a string or {\"file\": PATH}, found \(v.typeName)")
