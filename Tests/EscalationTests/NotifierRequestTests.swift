@@ -40,6 +40,27 @@ struct NotifierRequestTests {
         #expect(NtfyNotifier.ack(fromStreamLine: #"{"event":"keepalive"}"#) == nil)
     }
 
+    @Test func ntfyRepliesAreFetchedFromTheReplyTopicSinceTheLastMessage() async throws {
+        let answer = JSONWriter.serialize(["incident": "linda-20261123-140200", "member": "ben", "action": "claim", "eta": 7])
+        let server = TestHTTPServer { req in
+            guard req.path.hasPrefix("/linda-acks/json?poll=1&since=") else { return .init(404) }
+            return .init(200, [
+                JSONWriter.serialize(["id": "m1", "event": "message", "topic": "linda-acks", "message": .string(answer)]),
+                JSONWriter.serialize(["id": "m2", "event": "message", "topic": "linda-acks", "message": "hello"]),
+            ].joined(separator: "\n") + "\n")
+        }
+        let n = NtfyNotifier(name: "ntfy", url: server.baseURL, token: Secret(Self.token), replyTopic: "linda-acks", since: Fixture.start)
+        let t0 = ContinuousClock.now
+        let acks = await n.poll(now: t0)
+        #expect(acks == [.ack(Ack(incident: "linda-20261123-140200", member: "ben", action: .claim, etaMinutes: 7, via: "ntfy"))])
+        #expect(server.requests.first?.path == "/linda-acks/json?poll=1&since=\(Fixture.start.milliseconds / 1000)")
+        #expect(server.requests.first?.header("Authorization") == "Bearer \(Self.token)")
+        #expect(await n.poll(now: t0.advanced(by: .seconds(1))).isEmpty)
+        #expect(server.requests.count == 1, "not polled again within the minimum interval")
+        _ = await n.poll(now: t0.advanced(by: .seconds(3)))
+        #expect(server.requests.last?.path == "/linda-acks/json?poll=1&since=m2", "resumes after the last message seen")
+    }
+
     @Test func ntfyOffersAtMostThreeButtonsAndNoneWithoutAReplyTopic() throws {
         var note = sampleNotification(address: "t")
         note.actions = [.claim, .decline, .arrived, .resolve]

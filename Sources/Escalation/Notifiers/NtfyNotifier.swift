@@ -1,4 +1,5 @@
 import CareSupport
+import Synchronization
 
 /// `ntfy`: publishes with ntfy's JSON API (POST to the server root with `topic`, `title`, `message`, `priority`
 /// 1–5, `tags` and up to three `actions`). The buttons are `http` actions that publish the answer to a reply topic
@@ -38,10 +39,21 @@ public struct NtfyNotifier: Notifier {
     let replyTopic: String?
     public let retry: RetryPolicy
     let http: HTTPClient
+    let cursor: ReplyCursor
+
+    /// Where the reply topic was last read up to (ntfy's `since`: a message id, or a Unix time at first).
+    final class ReplyCursor: Sendable {
+        let state: Mutex<(since: String, lastPoll: ContinuousClock.Instant?)>
+        init(since: String) { state = Mutex((since, nil)) }
+    }
+
+    /// Answers are fetched no more often than this.
+    public static let minimumPollInterval = Duration.seconds(2)
 
     public init(name: String, url: String = "https://ntfy.sh", token: Secret? = nil, replyTopic: String? = nil,
-                retry: RetryPolicy = RetryPolicy()) {
+                retry: RetryPolicy = RetryPolicy(), since: WallTime? = nil) {
         self.name = name; self.url = HTTPClient.trimSlash(url); self.token = token; self.replyTopic = replyTopic; self.retry = retry
+        cursor = ReplyCursor(since: since.map { String($0.milliseconds / 1000) } ?? String(Int64(SystemClock().wallNow())))
         http = HTTPClient(notifier: name, secrets: token.map { [$0] } ?? [], urls: [url])
     }
 
@@ -87,6 +99,30 @@ public struct NtfyNotifier: Notifier {
 
     /// The URL of the reply topic's JSON stream, which the daemon follows for answers.
     public var replyStreamURL: String? { replyTopic.map { "\(url)/\($0)/json" } }
+
+    /// Fetches the answers published to the reply topic since the last call (`GET /<topic>/json?poll=1&since=…`,
+    /// which returns the cached messages and closes), at most every `minimumPollInterval`.
+    public func pollReplies(now: ContinuousClock.Instant = .now, timeout: Duration = .seconds(10)) async -> [Ack] {
+        guard let replyTopic else { return [] }
+        let since: String? = cursor.state.withLock { s in
+            if let last = s.lastPoll, last.duration(to: now) < Self.minimumPollInterval { return nil }
+            s.lastPoll = now
+            return s.since
+        }
+        guard let since else { return [] }
+        var headers: [(String, String)] = []
+        if let t = token { headers.append(("Authorization", "Bearer \(t.reveal())")) }
+        guard let r = try? await http.send("GET", "\(url)/\(replyTopic)/json?poll=1&since=\(HTTPClient.percentEncode(since))",
+                                           headers: headers, timeout: timeout) else { return [] }
+        var acks: [Ack] = []
+        var lastID: String?
+        for line in r.text.split(separator: "\n") {
+            if let v = try? JSONParser.parse(String(line)), v["event"]?.stringValue == "message", let id = v["id"]?.stringValue { lastID = id }
+            if let a = Self.ack(fromStreamLine: String(line)) { acks.append(a) }
+        }
+        if let lastID { cursor.state.withLock { $0.since = lastID } }
+        return acks
+    }
 
     /// Decodes one line of the reply topic's JSON stream (`{"event":"message","message":"{…answer…}"}`).
     public static func ack(fromStreamLine line: String) -> Ack? {

@@ -25,3 +25,9 @@ extension SMSNotifier: PollingNotifier {
         readReplies().map { .reply(from: $0.from, text: $0.text) }
     }
 }
+
+extension NtfyNotifier: PollingNotifier {
+    public func poll(now: ContinuousClock.Instant) async -> [PolledAnswer] {
+        await pollReplies(now: now).map { .ack($0) }
+    }
+}
