@@ -1,0 +1,408 @@
+import CareSupport
+
+/// What `recover()` found and did.
+public struct RecoveryReport: Sendable, Equatable {
+    public var openIncidents: [String]
+    /// Notifications queued before the stop with no delivery recorded: sent again now.
+    public var redelivered: [String]
+    public var tornBytes: Int
+    public var corruptRecords: Int
+    /// Closed incidents deleted by retention during compaction.
+    public var expiredIncidents: Int
+}
+
+/// Drives the incidents of one person: routes alerts (open, group, inhibit, digest, clear), feeds acks, home evidence
+/// and fired timers to the pure `Incident` machines, journals every step before acting on it, delivers the
+/// notifications through the notifier instances and feeds their outcomes back.
+///
+/// Time comes from the injected clock: `tick()` fires what is due; the daemon calls `run()`, tests advance a
+/// `ManualClock` and call `tick()`. One engine per person; a process watching many homes has many engines.
+public actor EscalationEngine {
+    public nonisolated let person: String
+    let config: EscalationConfig
+    let clock: any CareClock
+    let notifiers: [String: any Notifier]
+    let logger: Logger
+    let events: @Sendable (EventLine) -> Void
+    let bootID: String
+    let journal: JournalFile?
+
+    var incidents: [String: Incident] = [:]
+    var order: [String] = []
+    var delivered: Set<String> = []
+    var inFlight: [String: Task<Void, Never>] = [:]
+    /// Routine alerts waiting for the daily summary.
+    public private(set) var digest: [Alert] = []
+    var journalFailing = false
+    var pendingTests: [String: String] = [:]
+    var answeredTests: Set<String> = []
+
+    /// - Parameters:
+    ///   - stateDirectory: where the journal lives (`incidents-<person>.journal`); nil keeps nothing (tests, replay).
+    ///   - bootID: identifies the monotonic clock's timeline (`/proc/sys/kernel/random/boot_id`); when it differs
+    ///     from the journal's, timers are re-armed from wall-clock time elapsed instead.
+    public init(config: EscalationConfig, clock: any CareClock, notifiers: [String: any Notifier],
+                stateDirectory: String?, bootID: String = EscalationEngine.currentBootID(), logger: Logger = .silent,
+                events: @escaping @Sendable (EventLine) -> Void = { _ in }) {
+        self.person = config.person.id
+        self.config = config
+        self.clock = clock
+        self.notifiers = notifiers
+        self.logger = logger.child("escalation.\(config.person.id)")
+        self.events = events
+        self.bootID = bootID
+        self.journal = stateDirectory.map { JournalFile(directory: $0, name: IncidentJournal.fileName(person: config.person.id)) }
+    }
+
+    public static func currentBootID() -> String {
+        guard let r = readSmallFile("/proc/sys/kernel/random/boot_id") else { return "unknown" }
+        return String(decoding: r, as: UTF8.self).replacingAll("\n", with: "").trimmed
+    }
+
+    // MARK: - Inputs
+
+    /// An alert for this person from the executable. Returns what was done with it.
+    @discardableResult
+    public func receive(_ alert: Alert) -> AlertRouting {
+        guard alert.person == person else {
+            logger.error("alert for \(alert.person) sent to the engine of \(person); ignored")
+            return .ignore
+        }
+        let now = clock.moment()
+        let route = IncidentRouter.route(alert, incidents: order.compactMap { incidents[$0].map(IncidentSummary.init) },
+                                         policies: config.policies)
+        switch route {
+        case .open:
+            let id = newIncidentID(alert.time)
+            var inc = Incident(id: id, alert: alert, context: IncidentContext(config: config, kind: alert.kind, severity: alert.severity))
+            let actions = inc.open(at: now)
+            incidents[id] = inc
+            order.append(id)
+            step(id, .open(alert), actions, now)
+        case .group(let id):
+            apply(id, .raisedAgain(alert), now)
+        case .clear(let id):
+            apply(id, .cleared(alert), now)
+        case .inhibited(let by):
+            logger.info("\(alert.kind) for \(person) not paged: incident \(by) (\(incidents[by]?.kind ?? "?")) is open and inhibits it")
+            note(["t": "note", "wall": .string(RFC3339.format(now.wall)), "alert": JournalCodec.encode(alert),
+                  "inhibitedBy": .string(by)])
+        case .duplicate(let of):
+            logger.info("\(alert.kind) at \(alert.time) is a late duplicate of closed incident \(of); not paged")
+        case .digest:
+            digest.append(alert)
+            note(["t": "digest", "wall": .string(RFC3339.format(now.wall)), "alert": JournalCodec.encode(alert)])
+        case .ignore:
+            logger.debug("\(alert.kind) cleared with no open incident")
+        }
+        return route
+    }
+
+    /// An answer from the ack topic, an ntfy button, an SMS reply, a Pushover receipt or `careMonitord ack`.
+    public func receive(_ ack: Ack) {
+        if let member = pendingTests[ack.incident] {
+            if ack.member == member {
+                pendingTests[ack.incident] = nil
+                answeredTests.insert(ack.incident)
+                logger.info("test alert \(ack.incident) answered by \(member) via \(ack.via)")
+            } else {
+                logger.notice("test alert \(ack.incident) answered by \(ack.member), not \(member); ignored")
+            }
+            return
+        }
+        guard incidents[ack.incident] != nil else {
+            logger.notice("ack \(ack.action.rawValue) from \(ack.member) via \(ack.via) names unknown incident \(ack.incident); ignored")
+            return
+        }
+        apply(ack.incident, .ack(ack), clock.moment())
+    }
+
+    /// A free-text reply on a channel without buttons (an SMS "1" / "2 "): the member is found by the contact
+    /// address it came from, the incident is the latest open one they were told about.
+    @discardableResult
+    public func receive(reply text: String, fromAddress address: String, notifier: String) -> Ack? {
+        let norm = { (s: String) in SMSNotifier.number(s) ?? s }
+        guard let m = config.members.first(where: { $0.contacts.contains { $0.notifier == notifier && norm($0.address) == norm(address) } }) else {
+            logger.notice("reply via \(notifier) from an address that belongs to no member; ignored")
+            return nil
+        }
+        guard let (action, eta) = SMSNotifier.action(fromReply: text) else {
+            logger.notice("reply from \(m.id) via \(notifier) not understood (\"\(text.prefix(40))\"); expected 1 (going) or 2 (can't)")
+            return nil
+        }
+        guard let inc = order.reversed().compactMap({ incidents[$0] }).first(where: { !$0.isClosed && $0.pages.contains { $0.member == m.id } }) else {
+            logger.notice("reply from \(m.id) via \(notifier) but no open incident they were told about; ignored")
+            return nil
+        }
+        let ack = Ack(incident: inc.id, member: m.id, action: action, etaMinutes: eta, via: notifier)
+        receive(ack)
+        return ack
+    }
+
+    /// Door, presence or home-button evidence: offered to every open incident.
+    public func receive(_ evidence: HomeEvidence) {
+        let now = clock.moment()
+        for id in order where incidents[id]?.isClosed == false { apply(id, .home(evidence), now) }
+    }
+
+    /// Fires every timer that is due on the monotonic clock, in deadline order.
+    public func tick() {
+        while true {
+            let now = clock.moment()
+            var best: (String, TimerKey, MonotonicInstant)?
+            for id in order {
+                guard let inc = incidents[id], !inc.isClosed else { continue }
+                for (k, d) in inc.armed where d <= now.monotonic {
+                    if best == nil || d < best!.2 || (d == best!.2 && k.id < best!.1.id) { best = (id, k, d) }
+                }
+            }
+            guard let (id, k, _) = best else { return }
+            apply(id, .timerFired(k), now)
+        }
+    }
+
+    /// The earliest armed timer, for a run loop's sleep.
+    public var nextDeadline: MonotonicInstant? {
+        order.compactMap { incidents[$0] }.filter { !$0.isClosed }.flatMap { $0.armed.values }.min()
+    }
+
+    /// Fetches answers held by polling notifiers (Pushover receipts, SMS replies) and feeds them in.
+    /// With many homes in one process, poll a shared SMS spool once in the executable instead, and route replies with
+    /// `receive(reply:fromAddress:notifier:)`.
+    public func pollNotifiers(now: ContinuousClock.Instant = .now) async {
+        for (name, n) in notifiers.sorted(by: { $0.key < $1.key }) {
+            guard let p = n as? any PollingNotifier else { continue }
+            for answer in await p.poll(now: now) {
+                switch answer {
+                case .ack(let a): receive(a)
+                case .reply(let from, let text): receive(reply: text, fromAddress: from, notifier: name)
+                }
+            }
+        }
+    }
+
+    /// Sends a marked test page to one member (`careMonitord test-alert --member ID`) on their first contact, or on
+    /// all of them. Its answer comes back as an ack for the returned test id; `testAnswered(_:)` tells.
+    public func sendTestAlert(to memberID: String, allContacts: Bool = false) async -> (id: String, outcomes: [DeliveryOutcome])? {
+        guard let m = config.member(memberID) else { return nil }
+        let now = clock.moment()
+        let id = "test-\(person)-\(now.wall.milliseconds)"
+        pendingTests[id] = memberID
+        var outcomes: [DeliveryOutcome] = []
+        for (i, c) in m.contacts.enumerated() where allContacts || i == 0 {
+            let n = OutgoingNotification(
+                key: "\(id)/\(i)", incident: id, person: person, personName: config.person.name, member: m.id, notifier: c.notifier,
+                address: c.address, kind: "test", severity: .info, purpose: .test, tier: 0, title: "careMonitord test",
+                text: "TEST ONLY, nothing has happened to \(config.person.name). This checks that alerts about \(config.person.name) reach you here. Please answer \"I'm going\" (or reply 1) to confirm.",
+                time: now.wall, incidentState: "test", actions: [.claim])
+            guard let notifier = notifiers[c.notifier] else {
+                outcomes.append(.failed(NotifierError(notifier: c.notifier, disposition: .permanent, message: "no notifier instance \"\(c.notifier)\" is running"), attempts: 0))
+                continue
+            }
+            outcomes.append(await notifier.deliver(n, logger: logger))
+        }
+        return (id, outcomes)
+    }
+
+    /// True once the member answered the test page.
+    public func testAnswered(_ id: String) -> Bool { answeredTests.contains(id) }
+
+    /// The daily "the gateway is alive" message to every `technical` member.
+    public func sendHeartbeat() async -> [DeliveryOutcome] {
+        let now = clock.moment()
+        let open = openIncidents.count
+        var outcomes: [DeliveryOutcome] = []
+        for m in config.members where m.role == .technical && m.consent.given {
+            guard let c = m.contacts.first, let notifier = notifiers[c.notifier] else { continue }
+            let text = "careMonitord at \(config.person.name)'s is running (\(RFC3339.format(now.wall))): \(open) open incident\(open == 1 ? "" : "s"), "
+                + (journalFailing ? "the journal CANNOT be written (check the disk)." : "journal OK.")
+            let n = OutgoingNotification(key: "heartbeat-\(person)-\(now.wall.milliseconds)", incident: "heartbeat", person: person,
+                                         personName: config.person.name, member: m.id, notifier: c.notifier, address: c.address,
+                                         kind: "heartbeat", severity: .info, purpose: .test, tier: 0, title: "careMonitord heartbeat",
+                                         text: text, time: now.wall, incidentState: "heartbeat", actions: [])
+            outcomes.append(await notifier.deliver(n, logger: logger))
+        }
+        return outcomes
+    }
+
+    /// The daemon's loop: ticks at each deadline (at least once a second) and polls notifiers until cancelled.
+    public func run(pollNotifiers poll: Bool = true) async {
+        while !Task.isCancelled {
+            tick()
+            if poll { await pollNotifiers() }
+            let now = clock.moment().monotonic
+            let wait = nextDeadline.map { max(Duration.milliseconds(1), min(now.duration(to: $0), .seconds(1))) } ?? .seconds(1)
+            try? await Task.sleep(for: wait)
+        }
+    }
+
+    /// Waits until every delivery started so far (and those their outcomes started) has finished.
+    public func waitForDeliveries() async {
+        while let (_, t) = inFlight.first { await t.value }
+    }
+
+    public func incident(_ id: String) -> Incident? { incidents[id] }
+    public var openIncidents: [Incident] { order.compactMap { incidents[$0] }.filter { !$0.isClosed } }
+    public var allIncidents: [Incident] { order.compactMap { incidents[$0] } }
+
+    /// Hands over the digest for the daily summary and empties it.
+    public func takeDigest() -> [Alert] { defer { digest = [] }; return digest }
+
+    // MARK: - Steps
+
+    func apply(_ id: String, _ event: IncidentEvent, _ now: Moment) {
+        guard var inc = incidents[id] else { return }
+        let actions = inc.handle(event, at: now)
+        incidents[id] = inc
+        step(id, .event(event), actions, now)
+    }
+
+    /// Journals the step (durably when the state changed), then acts on it.
+    func step(_ id: String, _ input: JournalCodec.Input, _ actions: [IncidentAction], _ now: Moment) {
+        let sends = actions.compactMap { if case .send(let n) = $0 { n } else { nil } }
+        let lines = actions.compactMap { if case .emit(let l) = $0 { l } else { nil } }
+        let persist = actions.contains(.persist)
+        if persist || !sends.isEmpty || !lines.isEmpty {
+            var r: JSONObject = ["t": "step", "wall": .string(RFC3339.format(now.wall)), "mono": .number(Double(now.monotonic.nanoseconds)),
+                                 "boot": .string(bootID), "incident": .string(id), "input": JournalCodec.encode(input)]
+            if !lines.isEmpty { r["lines"] = .array(lines.map(\.json)) }
+            if !sends.isEmpty { r["sends"] = .array(sends.map(JournalCodec.encode)) }
+            write([.object(r)], sync: persist || !sends.isEmpty)
+        }
+        if case .event(.delivery(let key, _)) = input { delivered.insert(key) }
+        for a in actions {
+            switch a {
+            case .emit(let l): events(l)
+            case .log(let level, let m): logger.log(level, m)
+            case .send(let n): dispatch(n)
+            case .armTimer, .cancelTimer, .persist: break // deadlines live in `Incident.armed`
+            }
+        }
+    }
+
+    func note(_ r: JSONObject) { write([.object(r)], sync: true) }
+
+    func write(_ records: [JSONValue], sync: Bool) {
+        guard let journal else { return }
+        do {
+            try journal.append(records, sync: sync)
+            if journalFailing { journalFailing = false; logger.notice("the incident journal is writable again") }
+        } catch {
+            // Paging must not stop because the disk is full; say so loudly, once.
+            if !journalFailing { logger.warning("\(error); escalation continues without a durable record") }
+            journalFailing = true
+        }
+    }
+
+    func dispatch(_ n: OutgoingNotification) {
+        guard inFlight[n.key] == nil, !delivered.contains(n.key) else { return }
+        guard let notifier = notifiers[n.notifier] else {
+            let error = NotifierError(notifier: n.notifier, disposition: .permanent,
+                                      message: "no notifier instance \"\(n.notifier)\" is running; check notifiers in the config")
+            inFlight[n.key] = Task { self.finished(n, .failed(error, attempts: 0)) }
+            return
+        }
+        let log = logger
+        inFlight[n.key] = Task {
+            let outcome = await notifier.deliver(n, logger: log)
+            self.finished(n, outcome)
+        }
+    }
+
+    func finished(_ n: OutgoingNotification, _ outcome: DeliveryOutcome) {
+        inFlight[n.key] = nil
+        let result: DeliveryResult
+        switch outcome {
+        case .delivered: result = .delivered
+        case .failed(let e, _): result = .failed(reason: e.message)
+        }
+        if incidents[n.incident] != nil { apply(n.incident, .delivery(key: n.key, result: result), clock.moment()) }
+    }
+
+    func newIncidentID(_ t: WallTime) -> String {
+        let s = RFC3339.format(t)  // 2026-11-23T14:02:03.125Z
+        let compact = s.prefix(19).filter { $0 != "-" && $0 != ":" }.replacingAll("T", with: "-")
+        var id = "\(person)-\(compact)"
+        var n = 2
+        while incidents[id] != nil { id = "\(person)-\(compact)-\(n)"; n += 1 }
+        return id
+    }
+
+    // MARK: - Recovery
+
+    /// Loads the journal: cuts a torn tail, compacts (drops corrupt records and closed incidents past
+    /// `journal.retentionDays`), replays every step into fresh incident machines, re-arms their timers and sends
+    /// again what was queued but never recorded as delivered. Call once, before any input.
+    public func recover() throws(JournalError) -> RecoveryReport {
+        guard let journal else { return RecoveryReport(openIncidents: [], redelivered: [], tornBytes: 0, corruptRecords: 0, expiredIncidents: 0) }
+        let now = clock.moment()
+        let load = try JournalFile.load(path: journal.path)
+        let cutoff = WallTime(milliseconds: now.wall.milliseconds - Int64(config.journal.retentionDays) * 86_400_000)
+        // A gateway that booted in 1970 must not delete everything: only apply retention to a plausible clock.
+        let plausible = now.wall > RFC3339.parse("2024-01-01")!
+        let (records, expired) = IncidentJournal.keep(load.records, droppingClosedBefore: plausible ? cutoff : nil)
+        if records.count != load.records.count || load.corruptRecords > 0 { try journal.rewrite(records) }
+
+        var outbox: [String: OutgoingNotification] = [:]
+        var outboxOrder: [String] = []
+        var last: (mono: Int64, wall: WallTime, boot: String)?
+        for r in records {
+            switch r["t"]?.stringValue {
+            case "step":
+                guard let id = r["incident"]?.stringValue, let input = JournalCodec.input(r["input"], incident: id),
+                      let wall = r["wall"]?.stringValue.flatMap(RFC3339.parse), let mono = r["mono"]?.doubleValue else { continue }
+                let m = Moment(monotonic: MonotonicInstant(nanoseconds: Int64(mono)), wall: wall)
+                last = (Int64(mono), wall, r["boot"]?.stringValue ?? "")
+                switch input {
+                case .open(let alert):
+                    var inc = Incident(id: id, alert: alert, context: IncidentContext(config: config, kind: alert.kind, severity: alert.severity))
+                    _ = inc.open(at: m)
+                    incidents[id] = inc
+                    order.append(id)
+                case .event(let e):
+                    guard var inc = incidents[id] else { continue }
+                    _ = inc.handle(e, at: m)
+                    incidents[id] = inc
+                    if case .delivery(let key, _) = e { delivered.insert(key) }
+                }
+                for s in r["sends"]?.arrayValue ?? [] {
+                    if let n = JournalCodec.notification(s), outbox[n.key] == nil { outbox[n.key] = n; outboxOrder.append(n.key) }
+                }
+            case "digest":
+                if let a = JournalCodec.alert(r["alert"]) { digest.append(a) }
+            default: break
+            }
+        }
+        // Timers were armed on the monotonic timeline of the boot that wrote them.
+        if let last, last.boot != bootID {
+            let elapsed = max(0, now.wall.milliseconds - last.wall.milliseconds) * 1_000_000
+            let offset = now.monotonic.nanoseconds - (last.mono + elapsed)
+            for id in order { incidents[id]?.rebase(monotonicBy: offset) }
+            logger.notice("journal written before a reboot: timers re-armed from wall-clock time")
+        }
+        let pending = outboxOrder.filter { !delivered.contains($0) }
+        for key in pending { dispatch(outbox[key]!) }
+        if load.tornBytes > 0 { logger.notice("cut a torn journal tail of \(load.tornBytes) bytes (a crash mid-write)") }
+        if load.corruptRecords > 0 { logger.warning("\(load.corruptRecords) journal records failed their checksum and were dropped; check the disk") }
+        return RecoveryReport(openIncidents: openIncidents.map(\.id), redelivered: pending, tornBytes: load.tornBytes,
+                              corruptRecords: load.corruptRecords, expiredIncidents: expired)
+    }
+
+    /// The moment of the last journaled step, so that a replay (or a crash test's manual clock) can continue from it.
+    public static func lastMoment(stateDirectory: String, person: String) -> Moment? {
+        guard let rs = try? IncidentJournal.read(directory: stateDirectory, person: person) else { return nil }
+        for r in rs.reversed() {
+            if let w = r["wall"]?.stringValue.flatMap(RFC3339.parse), let m = r["mono"]?.doubleValue {
+                return Moment(monotonic: MonotonicInstant(nanoseconds: Int64(m)), wall: w)
+            }
+        }
+        return nil
+    }
+}
+
+extension Incident {
+    /// Moves every armed deadline onto another monotonic timeline (after a reboot).
+    mutating func rebase(monotonicBy offset: Int64) {
+        for (k, d) in armed { armed[k] = MonotonicInstant(nanoseconds: d.nanoseconds &+ offset) }
+    }
+}

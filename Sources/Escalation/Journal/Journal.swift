@@ -1,0 +1,195 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CareSupport
+
+/// A journal file operation that failed, with the path and what to check.
+public struct JournalError: Error, Sendable, CustomStringConvertible {
+    public var path: String
+    public var operation: String
+    public var errno: Int32
+    public var description: String {
+        let hint: String
+        switch errno {
+        case ENOSPC: hint = "the disk is full: free space, incidents are not being journaled"
+        case EACCES, EPERM: hint = "the service cannot write there: check the state directory's owner (StateDirectory=)"
+        case EROFS: hint = "the file system is read-only"
+        default: hint = "check the state directory"
+        }
+        return "journal \(path): \(operation) failed: \(String(cString: strerror(errno))); \(hint)"
+    }
+}
+
+/// What loading a journal found.
+public struct JournalLoad: Sendable {
+    public var records: [JSONValue]
+    /// Bytes cut off the end: a record torn by a crash mid-write.
+    public var tornBytes: Int
+    /// Records in the middle whose checksum did not match (skipped, dropped at the next compaction).
+    public var corruptRecords: Int
+}
+
+/// An append-only file of JSON records, one a line, each prefixed by its CRC-32C: `1a2b3c4d {"t":"step",…}`.
+///
+/// Appends go through one `write(2)` per batch on an `O_APPEND` descriptor and are `fsync`ed when they record a
+/// state change. On open, a torn tail (a crash mid-write) is cut instead of failing; rewriting (compaction,
+/// retention, `forget`) writes `name.new`, fsyncs it, renames it over, and fsyncs the directory.
+///
+/// Not thread-safe: owned by one `EscalationEngine` (an actor), or used by one command at a time.
+final class JournalFile {
+    let path: String
+    let directory: String
+    private var fd: Int32 = -1
+
+    init(directory: String, name: String) {
+        self.directory = directory
+        self.path = directory.hasSuffix("/") ? directory + name : directory + "/" + name
+    }
+
+    deinit { if fd >= 0 { close(fd) } }
+
+    static func encodeLine(_ v: JSONValue) -> [UInt8] {
+        let json = Array(JSONWriter.serialize(v).utf8)
+        return Array((CRC32C.hex(CRC32C.checksum(json)) + " ").utf8) + json + [10]
+    }
+
+    /// Reads every valid record, cutting a torn tail off the file (unless `readOnly`).
+    static func load(path: String, readOnly: Bool = false) throws(JournalError) -> JournalLoad {
+        let fd = open(path, readOnly ? O_RDONLY | O_CLOEXEC : O_RDWR | O_CLOEXEC)
+        if fd < 0 {
+            if errno == ENOENT { return JournalLoad(records: [], tornBytes: 0, corruptRecords: 0) }
+            throw JournalError(path: path, operation: "open", errno: errno)
+        }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, 65536) }
+            if n < 0 { if errno == EINTR { continue }; throw JournalError(path: path, operation: "read", errno: errno) }
+            if n == 0 { break }
+            bytes += buf[0..<n]
+        }
+        var records: [JSONValue] = []
+        var corrupt = 0
+        var validEnd = 0
+        var pendingCorrupt = 0
+        var start = 0
+        while start < bytes.count {
+            guard let nl = bytes[start...].firstIndex(of: 10) else { break }
+            let line = bytes[start..<nl]
+            if let v = decodeLine(line) {
+                records.append(v)
+                corrupt += pendingCorrupt
+                pendingCorrupt = 0
+                validEnd = nl + 1
+            } else {
+                pendingCorrupt += 1
+            }
+            start = nl + 1
+        }
+        let torn = bytes.count - validEnd
+        if torn > 0 && !readOnly {
+            guard ftruncate(fd, off_t(validEnd)) == 0 else { throw JournalError(path: path, operation: "truncate the torn tail", errno: errno) }
+            fsync(fd)
+        }
+        return JournalLoad(records: records, tornBytes: torn, corruptRecords: corrupt)
+    }
+
+    static func decodeLine(_ line: ArraySlice<UInt8>) -> JSONValue? {
+        guard line.count > 10, line[line.startIndex + 8] == 32 else { return nil }
+        let crcText = String(decoding: line[line.startIndex..<(line.startIndex + 8)], as: UTF8.self)
+        let json = Array(line[(line.startIndex + 9)...])
+        guard let crc = UInt32(crcText, radix: 16), crc == CRC32C.checksum(json) else { return nil }
+        return try? JSONParser.parse(json)
+    }
+
+    func openForAppend() throws(JournalError) {
+        if fd >= 0 { return }
+        if mkdir(directory, 0o700) != 0 && errno != EEXIST { throw JournalError(path: directory, operation: "mkdir", errno: errno) }
+        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
+        if fd < 0 { throw JournalError(path: path, operation: "open for append", errno: errno) }
+    }
+
+    /// Appends records in one write; `sync` makes them durable before returning.
+    func append(_ records: [JSONValue], sync: Bool) throws(JournalError) {
+        try openForAppend()
+        var bytes: [UInt8] = []
+        for r in records { bytes += Self.encodeLine(r) }
+        var off = 0
+        while off < bytes.count {
+            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + off, bytes.count - off) }
+            if n < 0 { if errno == EINTR { continue }; throw JournalError(path: path, operation: "append", errno: errno) }
+            off += n
+        }
+        if sync && fdatasync(fd) != 0 { throw JournalError(path: path, operation: "fsync", errno: errno) }
+    }
+
+    /// Replaces the file with `records` atomically (compaction, retention, forget).
+    func rewrite(_ records: [JSONValue]) throws(JournalError) {
+        if fd >= 0 { close(fd); fd = -1 }
+        if mkdir(directory, 0o700) != 0 && errno != EEXIST { throw JournalError(path: directory, operation: "mkdir", errno: errno) }
+        let tmp = path + ".new"
+        let t = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        if t < 0 { throw JournalError(path: tmp, operation: "create", errno: errno) }
+        var bytes: [UInt8] = []
+        for r in records { bytes += Self.encodeLine(r) }
+        var off = 0
+        while off < bytes.count {
+            let n = bytes.withUnsafeBytes { write(t, $0.baseAddress! + off, bytes.count - off) }
+            if n < 0 { if errno == EINTR { continue }; let e = errno; close(t); throw JournalError(path: tmp, operation: "write", errno: e) }
+            off += n
+        }
+        if fsync(t) != 0 { let e = errno; close(t); throw JournalError(path: tmp, operation: "fsync", errno: e) }
+        close(t)
+        if rename(tmp, path) != 0 { throw JournalError(path: path, operation: "rename", errno: errno) }
+        let d = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if d >= 0 { fsync(d); close(d) }
+    }
+}
+
+/// The journal of one person's incidents: what happened (`step` records: the input, the event lines it produced,
+/// the notifications it queued) and the outbox derived from it (queued notifications with no delivery step yet).
+public enum IncidentJournal {
+    public static func fileName(person: String) -> String { "incidents-\(person).journal" }
+
+    /// Drops closed incidents whose last record is before `cutoff`, and any corrupt records. Returns how many
+    /// incidents were dropped. Open incidents are always kept, whatever their age.
+    static func keep(_ records: [JSONValue], droppingClosedBefore cutoff: WallTime?) -> (kept: [JSONValue], dropped: Int) {
+        guard let cutoff else { return (records, 0) }
+        var lastWall: [String: WallTime] = [:]
+        var closed: Set<String> = []
+        for r in records {
+            guard let id = r["incident"]?.stringValue else { continue }
+            if let w = r["wall"]?.stringValue.flatMap(RFC3339.parse) { lastWall[id] = max(lastWall[id] ?? w, w) }
+            for l in r["lines"]?.arrayValue ?? [] {
+                if let s = l["state"]?.stringValue, ["resolved", "cancelled", "stood-down"].contains(s) { closed.insert(id) }
+            }
+        }
+        let drop = Set(closed.filter { (lastWall[$0] ?? cutoff) < cutoff })
+        let kept = records.filter { r in
+            guard let id = r["incident"]?.stringValue else {
+                // Digest and other dated records follow the same retention.
+                if let w = r["wall"]?.stringValue.flatMap(RFC3339.parse) { return w >= cutoff }
+                return true
+            }
+            return !drop.contains(id)
+        }
+        return (kept, drop.count)
+    }
+
+    /// `careMonitord forget --before DATE`: deletes for good every closed incident (and digest entry) older than
+    /// `date` from the person's journal in `directory`. Returns how many incidents were deleted.
+    @discardableResult
+    public static func forget(directory: String, person: String, before date: WallTime) throws(JournalError) -> Int {
+        let file = JournalFile(directory: directory, name: fileName(person: person))
+        let load = try JournalFile.load(path: file.path)
+        let (kept, dropped) = keep(load.records, droppingClosedBefore: date)
+        if kept.count != load.records.count || load.corruptRecords > 0 { try file.rewrite(kept) }
+        return dropped
+    }
+
+    /// Reads a person's journal without changing it (for `incidents` and `disclosures`).
+    public static func read(directory: String, person: String) throws(JournalError) -> [JSONValue] {
+        try JournalFile.load(path: JournalFile(directory: directory, name: fileName(person: person)).path, readOnly: true).records
+    }
+}
