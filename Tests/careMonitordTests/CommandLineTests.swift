@@ -158,6 +158,9 @@ struct CommandLineTests {
             let events = r.stdout.split(separator: "\n").compactMap { try? JSONParser.parse(String($0)) }
             let expected = expect["events"]?.arrayValue ?? []
             #expect(events.count == expected.count, "\(name): \(events.count) events, expected \(expected.count)")
+            for (got, want) in zip(events, expected) {
+                #expect(got == want, "\(name): event \(got) differs from the expected \(want)")
+            }
         }
     }
 

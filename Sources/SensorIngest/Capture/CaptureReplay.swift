@@ -87,6 +87,9 @@ public struct CaptureReplay {
     public var showProgress: Bool
     /// Called for each line that is not a capture line (file, 1-based line number, what is wrong).
     public var onMalformed: (String, Int, String) -> Void
+    /// Offered every message first (topic, payload, time); returning true takes it out of the pipeline (replay's
+    /// escalation takes the ack topic this way).
+    public var divert: ((UnsafeRawBufferPointer, UnsafeRawBufferPointer, Double) -> Bool)?
 
     public init(pipeline: IngestPipeline, speed: Double? = nil, showProgress: Bool = false,
                 onMalformed: @escaping (String, Int, String) -> Void) {
@@ -135,6 +138,7 @@ public struct CaptureReplay {
                         let now = Self.monotonicSeconds()
                         if due > now { usleep(UInt32(min((due - now) * 1e6, 60e6))) }
                     }
+                    if let divert, divert(l.topic, l.payload, l.time) { return }
                     pipeline.ingest(topic: l.topic, payload: l.payload, arrival: l.time)
                 }
                 if case .failure(let problem) = result {

@@ -26,13 +26,32 @@ enum ReplayCommand {
             speed = v
         }
         let events = FileOutput.standardOutput
-        let summary = try Replay.run(config: config, files: a.positional, stateDirectory: a.value("state-dir"), speed: speed) { d in
-            events.writeLine(d.eventLine)
+        let escalation = try escalationConfiguration(config)
+        // With a circle, detections are kept and then drive escalation on the capture's clock; without one they
+        // are printed as they come.
+        let collected = DetectionCollector()
+        let acks = escalation.map { _ in AckCollector(person: config.person.id) }
+        let result = try Replay.run(config: config, files: a.positional, stateDirectory: a.value("state-dir"), speed: speed,
+                                    divert: acks.map { c in { topic, payload, time in c.take(topic, payload, time) } }) { d in
+            if escalation != nil { collected.append(d) } else { events.writeLine(d.eventLine) }
+        }
+        if let escalation {
+            for line in ReplayEscalation.run(config: escalation, detections: collected.detections, acks: acks?.acks ?? [],
+                                             until: result.lastSampleTime) {
+                events.writeLine(line)
+            }
         }
         events.flush()
-        printError(summary.json)
+        printError(result.summary.json)
         return ExitCode.ok
     }
+}
+
+/// Detections gathered on the detector thread, read after it was joined.
+final class DetectionCollector: @unchecked Sendable {
+    // @unchecked Sendable: appended to by the detector thread only; read by the main thread after joining it.
+    private(set) var detections: [Detection] = []
+    func append(_ d: Detection) { detections.append(d) }
 }
 
 /// One replay of captures through a config's pipeline and detectors: shared by `replay`, `evaluate` and `learn`.
@@ -43,7 +62,8 @@ enum Replay {
     /// is returned (the caller prints it). Loads and saves learned state when `stateDirectory` is given.
     static func run(config: Configuration, files: [String], stateDirectory: String?, speed: Double? = nil,
                     progress: Bool = FileOutput.standardError.isTerminal,
-                    onDetection: @escaping (Detection) -> Void) throws(CommandError) -> ReplaySummary {
+                    divert: ((UnsafeRawBufferPointer, UnsafeRawBufferPointer, Double) -> Bool)? = nil,
+                    onDetection: @escaping (Detection) -> Void) throws(CommandError) -> (summary: ReplaySummary, lastSampleTime: Double) {
         for f in files where access(f, R_OK) != 0 {
             throw CommandError(exitCode: ExitCode.noInput, message: "replay: cannot read capture \(f): \(String(cString: strerror(errno)))")
         }
@@ -60,12 +80,20 @@ enum Replay {
             pipeline.runConsumer(engine)
         }
         var reported = 0
-        let replay = CaptureReplay(pipeline: pipeline, speed: speed, showProgress: progress) { file, line, problem in
+        var diverted = 0
+        var replay = CaptureReplay(pipeline: pipeline, speed: speed, showProgress: progress) { file, line, problem in
             reported += 1
             if reported <= malformedReportLimit {
                 printError("\(file):\(line): \(problem); line skipped")
             } else if reported == malformedReportLimit + 1 {
                 printError("replay: more malformed lines; only the count is reported from here on")
+            }
+        }
+        if let divert {
+            replay.divert = { topic, payload, time in
+                guard divert(topic, payload, time) else { return false }
+                diverted += 1
+                return true
             }
         }
         let malformed: Int
@@ -84,7 +112,7 @@ enum Replay {
 
         let c = pipeline.counts
         var summary = ReplaySummary()
-        summary.messages = c.messages
+        summary.messages = c.messages + diverted
         summary.malformed = malformed
         summary.unmatched = c.unmatched
         summary.rejected = c.rejected
@@ -95,7 +123,7 @@ enum Replay {
         for r in pipeline.rejections {
             printError("replay: source \(r.source) rejected \(r.count) message(s); last: \(r.lastReason)")
         }
-        return summary
+        return (summary, engine.latestTime)
     }
 
     static func ensureDirectory(_ path: String) throws(CommandError) {

@@ -42,7 +42,7 @@ struct Configuration {
     /// Keys we do not know (reported as warnings: more keys are welcome, but a typo should not go unnoticed).
     var warnings: [String]
 
-    static let knownTopLevelKeys = ["person", "broker", "sources", "circle", "policies", "journal", "detectors",
+    static let knownTopLevelKeys = ["person", "broker", "sources", "circle", "policies", "notifiers", "targets", "journal", "detectors",
                                     "ingest", "log", "$schema", "comment", "_comment"]
 
     /// Reads and validates `path`. Throws `ConfigurationError` listing every problem, or `CommandError` when the
