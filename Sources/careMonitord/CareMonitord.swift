@@ -9,14 +9,17 @@ import Glibc
 enum CareMonitord {
     static let commands: [(name: String, summary: String, run: @Sendable (ArraySlice<String>) throws(CommandError) -> Int32)] = [
         ("demo", "start a private broker, publish a morning of real sensor payloads, print the decoded samples", DemoCommand.run),
+        ("disclosures", "who was told what about the person, and when (the transparency log)", DisclosuresCommand.run),
         ("explain", "show which source a message matches and the readings it decodes to", ExplainCommand.run),
+        ("forget", "delete the incident journal's records before a date, for good", ForgetCommand.run),
+        ("incidents", "incidents with their timeline and response times against telecare targets", IncidentsCommand.run),
         ("record", "record the configured sources' messages to a capture file", RecordCommand.run),
         ("replay", "replay capture files through the pipeline (events on stdout, summary on stderr)", ReplayCommand.run),
     ]
 
     static func usage() -> String {
         var s = "usage: careMonitord COMMAND [OPTIONS]\n\ncommands:\n"
-        for c in commands { s += "  \(c.name.padding(toLength: 9, withPad: " ", startingAt: 0)) \(c.summary)\n" }
+        for c in commands { s += "  \(c.name.padding(toLength: 12, withPad: " ", startingAt: 0)) \(c.summary)\n" }
         s += "\nRun 'careMonitord COMMAND --help' for a command's options."
         return s
     }

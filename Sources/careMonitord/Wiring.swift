@@ -6,29 +6,6 @@ import SensorIngest
 import Glibc
 #endif
 
-/// The configured sources as the pipeline's `TopicRouting`.
-struct ConfiguredRouting: TopicRouting {
-    let router: SourceRouter
-    let sources: [SourceConfiguration]
-
-    init(sources: [SourceConfiguration]) throws {
-        self.sources = sources
-        router = try SourceRouter(sources: sources)
-    }
-
-    var sourceNames: [String] { sources.map(\.displayName) }
-
-    func route(topic: String) -> TopicRoute? {
-        guard let r = router.route(topic: topic) else { return nil }
-        let decoder = r.decoder
-        return TopicRoute(sourceIndex: r.sourceIndex, sourceName: r.sourceName, device: r.device,
-                          isAccelerometer: r.format == "accel", placement: r.placement?.rawValue,
-                          decode: { (topic, device, payload) throws(DecodeError) -> DecodedMessage in
-                              try decoder.decode(topic: topic, device: device, payload: payload)
-                          })
-    }
-}
-
 /// Loads a config, printing its warnings; config problems become exit 78 with every problem listed.
 func loadConfiguration(_ path: String) throws(CommandError) -> Configuration {
     do {
@@ -44,16 +21,16 @@ func loadConfiguration(_ path: String) throws(CommandError) -> Configuration {
     }
 }
 
-func makeRouting(_ config: Configuration) throws(CommandError) -> ConfiguredRouting {
+func makeRouting(_ config: Configuration) throws(CommandError) -> SourceRouting {
     do {
-        return try ConfiguredRouting(sources: config.sources)
+        return try SourceRouting(sources: config.sources)
     } catch {
         throw CommandError(exitCode: ExitCode.config, message: "\(config.file): \(error)")
     }
 }
 
 /// The MQTT client's configuration for a config file's broker and sources.
-func mqttConfiguration(_ config: Configuration, routing: ConfiguredRouting) throws(CommandError) -> MQTTConfiguration {
+func mqttConfiguration(_ config: Configuration, routing: SourceRouting) throws(CommandError) -> MQTTConfiguration {
     let b = config.broker
     var m = MQTTConfiguration(personID: config.person.id)
     m.host = b.host

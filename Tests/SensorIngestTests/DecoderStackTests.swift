@@ -90,6 +90,11 @@ struct DecoderStackTests {
         #expect(f.count == 1 && f[0].signal == .temperature && approximatelyEqual(f[0].value, .number(10)))
         let bpm = try d.readings(topic: "home/watch", #"{"state":"64","attributes":{"unit_of_measurement":"bpm"}}"#)
         #expect(pairs(bpm) == ["heart_rate=number(64.0)"])
+        let f2 = try d.readings(topic: "home/porch", #"{"state":71.6,"attributes":{"unit_of_measurement":"°F"}}"#)
+        #expect(f2.first?.value == .number(22), "conversions are rounded to 1e-9 °C, not 21.999999999999996")
+        if case .failure(let e) = d.result(topic: "home/meter", #"{"state":"1e306","attributes":{"unit_of_measurement":"kW"}}"#) {
+            #expect(e.code == .outOfRange)
+        } else { Issue.record("a conversion overflowing to infinity decoded") }
         let door = try d.readings(topic: "home/x", #"{"state":"on","attributes":{"device_class":"door"}}"#)
         #expect(pairs(door) == ["contact=bool(false)"], "a door that is on is open")
         #expect(pairs(try d.readings(topic: "homeassistant/binary_sensor/hall_motion/state", "off")) == ["motion=bool(false)"])

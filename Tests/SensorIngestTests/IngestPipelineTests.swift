@@ -1,4 +1,5 @@
 import Anomaly
+import Foundation
 import CareSupport
 import Synchronization
 import Testing
@@ -131,5 +132,31 @@ struct IngestPipelineTests {
         t.join()
         #expect(p.counts.rejected == 5)
         #expect(proc.samples.count == 5)
+    }
+}
+
+@Suite("Ingest pipeline with the real decoders")
+struct IngestPipelineDecoderTests {
+    /// SenML and Edge Impulse name their axes differently (`accX`, `band1:accX`): the pipeline takes the three
+    /// series in order, so these batches reach the detectors as acceleration samples.
+    @Test func everyAccelerometerFormatBecomesSamples() throws {
+        let routing = try SourceRouting(sources: [SourceConfiguration(topic: "wearable/+/accel", format: "accel")])
+        let shared = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/fixtures/mqtt/highrate")
+        let files = try FileManager.default.contentsOfDirectory(atPath: shared.path).filter { $0.hasSuffix(".json") }
+        try #require(!files.isEmpty, "fixtures not found at \(shared.path)")
+        for f in files {
+            let payload = try String(contentsOf: shared.appendingPathComponent(f), encoding: .utf8)
+            let p = IngestPipeline(routing: routing, backpressure: .wait)
+            let proc = RecordingProcessor()
+            let t = OSThread(name: "c") { [p, proc] in p.runConsumer(proc) }
+            feed(p, "wearable/band1/accel", payload)
+            p.finish()
+            t.join()
+            if f.contains("senml") && !payload.contains("acc") { continue }
+            #expect(p.counts.rejected == 0, "\(f)")
+            #expect(p.counts.samples > 0, "\(f) gave no accelerometer samples")
+            #expect(proc.samples.allSatisfy { $0.x.isFinite && $0.y.isFinite && $0.z.isFinite })
+        }
     }
 }

@@ -42,7 +42,7 @@ public struct ESPHomeDecoder: PayloadDecoder {
             guard let v = try FieldValue.number(raw, "\(component)/\(object)") else { return .noReading }
             if words.contains("uptime") { return .noReading }
             if let meaning = SignalNames.numeric(words: words, unit: nil) {
-                return one(meaning.signal, .number(meaning.conversion.apply(v)), meaning.unit, raw, object)
+                return one(meaning.signal, .number(try meaning.conversion.apply(v, "\(component)/\(object)")), meaning.unit, raw, object)
             }
             return one(.measurement, .number(v), nil, raw, object)
         case "switch", "light", "fan":

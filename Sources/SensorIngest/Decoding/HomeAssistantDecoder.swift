@@ -110,7 +110,7 @@ public struct HomeAssistantDecoder: PayloadDecoder {
         case .number, .string:
             if case .string(let s) = m.value, PayloadReading.numberLiteral(s) == nil { return [] }
             guard let v = try FieldValue.number(m.value, m.key), let meaning = SignalNames.numeric(words: words, unit: nil) else { return [] }
-            return [Reading(signal: meaning.signal, value: .number(meaning.conversion.apply(v)), unit: meaning.unit, field: m.key, raw: m.value)]
+            return [Reading(signal: meaning.signal, value: .number(try meaning.conversion.apply(v, m.key)), unit: meaning.unit, field: m.key, raw: m.value)]
         case .bool(let b):
             guard let meaning = SignalNames.binary(words) else { return [] }
             return [Reading(signal: meaning.signal, value: .bool(meaning.value(on: b)), field: m.key, raw: m.value)]
@@ -165,7 +165,7 @@ public struct HomeAssistantDecoder: PayloadDecoder {
             let meaning = classWords.flatMap { SignalNames.numeric(words: $0, unit: unit) }
                 ?? SignalNames.numeric(words: words, unit: unit) ?? SignalNames.numeric(words: fallback, unit: unit)
             if let meaning {
-                return [Reading(signal: meaning.signal, value: .number(meaning.conversion.apply(number)), unit: meaning.unit,
+                return [Reading(signal: meaning.signal, value: .number(try meaning.conversion.apply(number, field)), unit: meaning.unit,
                                 field: field, raw: raw, channel: channel)]
             }
             return [Reading(signal: .measurement, value: .number(number), unit: unit, field: field, raw: raw, channel: channel)]

@@ -93,7 +93,7 @@ public struct SenMLDecoder: PayloadDecoder {
                 let value = baseValue + v
                 guard value.isFinite else { throw DecodeError(.outOfRange, "\(at): bv + v is not finite") }
                 if let meaning = SignalNames.numeric(words: words, unit: unit) {
-                    let ours = meaning.conversion.apply(value)
+                    let ours = try meaning.conversion.apply(value, name)
                     if meaning.signal == .acceleration {
                         let reading = Reading(signal: .acceleration, value: .number(ours), unit: "g", field: name, raw: raw,
                                               channel: channel, time: time)

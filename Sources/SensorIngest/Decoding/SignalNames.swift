@@ -59,13 +59,28 @@ enum SignalNames {
         case fahrenheit
         case kelvin
 
-        func apply(_ v: Double) -> Double {
+        /// Our value for the stack's `v`; an overflow (a finite but absurd number times 1000) is an error.
+        func apply(_ v: Double, _ field: String) throws(DecodeError) -> Double {
+            let ours = convert(v)
+            guard ours.isFinite else {
+                throw DecodeError(.outOfRange, "`\(field.isEmpty ? "payload" : field)`: \(v) is out of range once converted to our unit")
+            }
+            return ours
+        }
+
+        func convert(_ v: Double) -> Double {
             switch self {
             case .identity: v
             case .scale(let s): v * s
-            case .fahrenheit: (v - 32) * 5 / 9
-            case .kelvin: v - 273.15
+            // Rounded to 1e-9 °C so that 71.6 °F reads 22, not 21.999999999999996.
+            case .fahrenheit: Self.round((v - 32) * 5 / 9)
+            case .kelvin: Self.round(v - 273.15)
             }
+        }
+
+        static func round(_ v: Double) -> Double {
+            let scaled = v * 1e9
+            return scaled.isFinite && abs(scaled) < 9e15 ? scaled.rounded() / 1e9 : v
         }
     }
 

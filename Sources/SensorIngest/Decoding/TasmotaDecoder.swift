@@ -145,12 +145,12 @@ public struct TasmotaDecoder: PayloadDecoder {
                 // Multi-phase energy meters: one value per phase.
                 for (i, item) in items.enumerated() {
                     if let v = try FieldValue.number(item, "\(field)[\(i)]") {
-                        out.append(Reading(signal: meaning.signal, value: .number(meaning.conversion.apply(v)), unit: meaning.unit,
+                        out.append(Reading(signal: meaning.signal, value: .number(try meaning.conversion.apply(v, field)), unit: meaning.unit,
                                            field: "\(field)[\(i)]", raw: item, channel: "phase\(i + 1)"))
                     }
                 }
             } else if let v = try FieldValue.number(m.value, field) {
-                out.append(Reading(signal: meaning.signal, value: .number(meaning.conversion.apply(v)), unit: meaning.unit,
+                out.append(Reading(signal: meaning.signal, value: .number(try meaning.conversion.apply(v, field)), unit: meaning.unit,
                                    field: field, raw: m.value))
             }
         }

@@ -86,7 +86,7 @@ public struct Zigbee2MQTTDecoder: PayloadDecoder {
         for member in object.members {
             let key = member.key, raw = member.value
             switch key {
-            case "occupancy", "presence", "motion":
+            case "occupancy", "presence":
                 if let b = try FieldValue.bool(raw, key) { add(.motion, .bool(b), nil, key, raw) }
             case "contact":
                 if let b = try FieldValue.bool(raw, key) { add(.contact, .bool(b), nil, key, raw) }
@@ -105,8 +105,12 @@ public struct Zigbee2MQTTDecoder: PayloadDecoder {
             case "fall", "fall_detected":
                 if let b = try FieldValue.bool(raw, key) { add(.fall, .bool(b), nil, key, raw) }
             case "fall_down_status", "fall_detection_status", "fall_state", "fall_detection":
-                if case .bool(let b) = raw { add(.fall, .bool(b), nil, key, raw); continue }
-                if let s = try FieldValue.string(raw, key) { add(.fall, .bool(Self.isFallWord(s)), nil, key, raw) }
+                // Vendors spell these as words, booleans or codes (0 = none).
+                switch raw {
+                case .bool(let b): add(.fall, .bool(b), nil, key, raw)
+                case .number(let n): add(.fall, .bool(n.value != 0), nil, key, raw)
+                default: if let s = try FieldValue.string(raw, key) { add(.fall, .bool(Self.isFallWord(s)), nil, key, raw) }
+                }
             case "action":
                 guard let s = try FieldValue.string(raw, key) else { continue }
                 let word = s.lowercased()
@@ -152,6 +156,7 @@ public struct Zigbee2MQTTDecoder: PayloadDecoder {
                 if let v = try FieldValue.number(raw, key) { add(.measurement, .number(v), "ppm", key, raw) }
             case "state":
                 // ON/OFF of a plug, switch or light; covers and locks say OPEN/LOCK…, which are not appliances.
+                if case .bool(let b) = raw { add(.applianceOn, .bool(b), nil, key, raw); continue }
                 guard let s = try FieldValue.string(raw, key) else { continue }
                 switch s.uppercased() {
                 case "ON": add(.applianceOn, .bool(true), nil, key, raw)

@@ -225,18 +225,13 @@ public final class IngestPipeline: @unchecked Sendable {
         }
         let time = decoded.time ?? arrival
         var readings = 0
-        var series: (x: [Double]?, y: [Double]?, z: [Double]?) = (nil, nil, nil)
+        // An accelerometer message carries its axes as three `.series` readings, in x, y, z order (their field
+        // names vary: `x`, `accX`, `band1:accX`…).
+        var axes: [[Double]] = []
         for r in decoded.readings {
-            switch r.value {
-            case .series(let values):
-                switch r.field.split(separator: ".").last.map(String.init)?.lowercased() {
-                case "x"?: series.x = values
-                case "y"?: series.y = values
-                case "z"?: series.z = values
-                default: break
-                }
+            if case .series(let values) = r.value {
+                axes.append(values)
                 continue
-            default: break
             }
             let id = entry.signalID(r, registry: registry, sourceIndex: entry.route.sourceIndex)
             let v: Double
@@ -246,10 +241,11 @@ public final class IngestPipeline: @unchecked Sendable {
             case .text(let t): v = Double(registry.code(for: t, of: id))
             case .series: continue
             }
-            stage(Sample(signal: id, time: time, value: v), isAlarm: r.signal.isAlarm)
+            stage(Sample(signal: id, time: r.time ?? time, value: v), isAlarm: r.signal.isAlarm)
             readings += 1
         }
-        if let xs = series.x, let ys = series.y, let zs = series.z, xs.count == ys.count, ys.count == zs.count {
+        if axes.count == 3, axes[0].count == axes[1].count, axes[1].count == axes[2].count {
+            let (xs, ys, zs) = (axes[0], axes[1], axes[2])
             let id = entry.route.isAccelerometer ? entry.accelSignal
                 : registry.id(device: entry.route.device, channel: nil, kind: .acceleration, topic: entry.topic,
                               sourceIndex: entry.route.sourceIndex, placement: entry.route.placement)
