@@ -41,7 +41,8 @@ let package = Package(
         ),
         .executableTarget(
             name: "careMonitordBenchmarks",
-            dependencies: ["SensorIngest", "Anomaly", "CareSupport", "BenchmarkC"],
+            // CLinux: the prototype ring copy in Benchmarks/Prototype parks on the same futex.
+            dependencies: ["SensorIngest", "Anomaly", "CareSupport", "BenchmarkC", "CLinux"],
             path: "Benchmarks",
             swiftSettings: [.unsafeFlags(["-Ounchecked"])]
         ),
@@ -55,6 +56,6 @@ let package = Package(
         .testTarget(name: "AnomalyTests", dependencies: ["Anomaly", "CareSupport"]),
         .testTarget(name: "SensorIngestTests", dependencies: ["SensorIngest", "Anomaly", "CareSupport", "TestSupport"]),
         .testTarget(name: "EscalationTests", dependencies: ["Escalation", "CareSupport"]),
-        .testTarget(name: "careMonitordTests", dependencies: ["TestSupport", "CareSupport"]),
+        .testTarget(name: "careMonitordTests", dependencies: ["TestSupport", "CareSupport", "Escalation"]),
     ]
 )

@@ -8,6 +8,7 @@ import Glibc
 @main
 enum CareMonitord {
     static let commands: [(name: String, summary: String, run: @Sendable (ArraySlice<String>) throws(CommandError) -> Int32)] = [
+        ("ack", "answer an incident (claim, decline, arrived, resolve, cancel) on its ack topic", AckCommand.run),
         ("demo", "start a private broker, publish a morning of real sensor payloads, print the decoded samples", DemoCommand.run),
         ("disclosures", "who was told what about the person, and when (the transparency log)", DisclosuresCommand.run),
         ("explain", "show which source a message matches and the readings it decodes to", ExplainCommand.run),
@@ -15,6 +16,7 @@ enum CareMonitord {
         ("incidents", "incidents with their timeline and response times against telecare targets", IncidentsCommand.run),
         ("record", "record the configured sources' messages to a capture file", RecordCommand.run),
         ("replay", "replay capture files through the pipeline (events on stdout, summary on stderr)", ReplayCommand.run),
+        ("test-alert", "send a member a marked test page and wait for their answer", TestAlertCommand.run),
     ]
 
     static func usage() -> String {

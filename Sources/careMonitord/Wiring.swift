@@ -1,5 +1,6 @@
 import Anomaly
 import CareSupport
+import Escalation
 import SensorIngest
 
 #if canImport(Glibc)
@@ -30,12 +31,19 @@ func makeRouting(_ config: Configuration) throws(CommandError) -> SourceRouting 
 }
 
 /// The MQTT client's configuration for a config file's broker and sources.
-func mqttConfiguration(_ config: Configuration, routing: SourceRouting) throws(CommandError) -> MQTTConfiguration {
+///
+/// `tool`: a command-line tool's name (`record`, `ack`…): it gets a client id of its own (the broker would
+/// otherwise disconnect the daemon that uses the same id) and never announces presence for the daemon.
+func mqttConfiguration(_ config: Configuration, routing: SourceRouting?, tool: String? = nil) throws(CommandError) -> MQTTConfiguration {
     let b = config.broker
     var m = MQTTConfiguration(personID: config.person.id)
     m.host = b.host
     m.port = b.port
     m.clientID = b.clientID
+    if let tool {
+        m.clientID = "\(b.clientID ?? "caremonitord-\(config.person.id)")-\(tool)-\(getpid())"
+        m.announcesPresence = false
+    }
     m.protocolVersion = b.protocolVersion == 5 ? .v5 : .v311
     m.keepAlive = .seconds(b.keepalive)
     m.reconnectDelay = .milliseconds(Int(b.reconnectInitialDelay * 1000))
@@ -53,7 +61,7 @@ func mqttConfiguration(_ config: Configuration, routing: SourceRouting) throws(C
     if b.tls, let ca = b.caFile {
         m.tls = MQTTTLSConfiguration(caFile: ca, certificateFile: b.certFile, keyFile: b.keyFile)
     }
-    m.subscriptions = routing.router.subscriptions.map {
+    m.subscriptions = (routing?.router.subscriptions ?? []).map {
         MQTTSubscription($0.filter, qos: MQTTQoS(rawValue: $0.qos) ?? .atLeastOnce)
     }
     return m
@@ -131,6 +139,41 @@ struct LearnedStateFile {
         let text = JSONWriter.serialize(.object(engine.learnedState())) + "\n"
         do { try DurableFile.write(Array(text.utf8), to: path) } catch {
             throw CommandError(exitCode: ExitCode.ioError, message: "\(error)")
+        }
+    }
+}
+
+/// Connects a client and waits (polling its status) until the broker accepted it and confirmed its subscriptions.
+func connectedClient(_ mqtt: MQTTConfiguration, logger: Logger, timeout: Double = 10,
+                     onMessage: @escaping MQTTMessageHandler = { _ in }) throws(CommandError) -> MQTTClient {
+    let client: MQTTClient
+    do {
+        client = try MQTTClient(configuration: mqtt, logger: logger, onMessage: onMessage)
+        try client.start()
+    } catch {
+        throw CommandError(exitCode: ExitCode.config, message: "\(error)")
+    }
+    let clock = SystemClock()
+    let deadline = clock.monotonicNow().advanced(bySeconds: timeout)
+    while !(client.status.isConnected && client.status.isSubscribed) {
+        if clock.monotonicNow() > deadline {
+            let fault = client.status.lastFault?.message ?? "no answer"
+            client.stop()
+            throw CommandError(exitCode: ExitCode.unavailable, message: "cannot reach the MQTT broker at \(mqtt.brokerAddress) within \(Int(timeout)) s: \(fault)")
+        }
+        usleep(20_000)
+    }
+    return client
+}
+
+/// Escalation's `MessagePublisher` over our MQTT client (the `mqtt` notifier).
+struct ClientPublisher: MessagePublisher {
+    let client: MQTTClient
+    func publish(topic: String, payload: [UInt8], qos: Int, retain: Bool, timeout: Duration) async throws(PublishError) {
+        do {
+            try client.publish(topic: topic, payload: payload, qos: MQTTQoS(rawValue: Int32(qos)) ?? .atLeastOnce, retain: retain)
+        } catch {
+            throw PublishError(message: "\(error)", retryable: error.code != .invalidConfiguration)
         }
     }
 }

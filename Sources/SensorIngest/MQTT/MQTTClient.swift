@@ -246,7 +246,9 @@ final class MQTTConnection: @unchecked Sendable {
         do throws(MosquittoError) {
             try mosq.threadedSet(true)
             try mosq.intOption(MOSQ_OPT_PROTOCOL_VERSION, c.protocolVersion.mosquittoValue)
-            try mosq.willSet(topic: c.effectiveStatusTopic, payload: "offline", qos: 1, retain: true)
+            if c.announcesPresence {
+                try mosq.willSet(topic: c.effectiveStatusTopic, payload: "offline", qos: 1, retain: true)
+            }
             if let credentials = c.credentials {
                 if let password = credentials.password {
                     try password.withValue { (p) throws(MosquittoError) in
@@ -532,6 +534,7 @@ final class MQTTConnection: @unchecked Sendable {
     // MARK: Helpers
 
     private func publishStatus(_ text: String) {
+        guard configuration.announcesPresence else { return }
         let bytes = Array(text.utf8)
         let result = bytes.withUnsafeBytes { buf in
             Result { () throws(MosquittoError) -> Int32 in

@@ -104,6 +104,9 @@ public struct MQTTConfiguration: Sendable, Equatable {
     public var connackTimeout: Duration = .seconds(10)
     /// Topic of the retained `online`/`offline` status (the last will is `offline`).
     public var statusTopic: String?
+    /// The daemon announces itself (`online` on connect, the `offline` will); command-line tools (`ack`,
+    /// `test-alert`, `record`) set this false so that they never speak for the daemon.
+    public var announcesPresence: Bool = true
 
     public init(personID: String) {
         self.personID = personID

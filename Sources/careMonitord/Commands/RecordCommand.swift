@@ -32,7 +32,7 @@ enum RecordCommand {
         let logger = Logger(label: "record")
         let clock = SystemClock()
         let writeFailure = Mutex<String?>(nil)
-        let mqtt = try mqttConfiguration(config, routing: routing)
+        let mqtt = try mqttConfiguration(config, routing: routing, tool: "record")
         let client: MQTTClient
         do {
             client = try MQTTClient(configuration: mqtt, logger: logger.child("mqtt")) { m in

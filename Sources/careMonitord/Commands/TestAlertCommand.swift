@@ -1,0 +1,78 @@
+import CareSupport
+import Escalation
+import SensorIngest
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `careMonitord test-alert --config FILE --member ID [--all-contacts] [--timeout SECONDS]`: is the alarm path
+/// alive? Sends a marked test page to a member through their real notifier and waits for their answer (the ack topic,
+/// an ntfy button, an SMS reply, a Pushover receipt). Exit 0 when answered, 75 when nobody answered in time,
+/// 69 when the page could not be delivered.
+enum TestAlertCommand {
+    static func run(_ args: ArraySlice<String>) throws(CommandError) -> Int32 {
+        let a = try Arguments(command: "test-alert", args, valued: ["config", "member", "timeout"], flags: ["all-contacts"])
+        let config = try loadConfiguration(try a.required("config"))
+        let memberID = try a.required("member")
+        guard let escalation = try escalationConfiguration(config) else {
+            throw CommandError(exitCode: ExitCode.config, message: "test-alert: \(config.file) has no circle: nobody to test")
+        }
+        guard escalation.member(memberID) != nil else {
+            throw CommandError(exitCode: ExitCode.usage, message: "test-alert: \(memberID) is not in the circle (\(escalation.members.map(\.id).joined(separator: ", ")))")
+        }
+        let timeout = Double(a.value("timeout") ?? "300") ?? 300
+        let logger = Logger(label: "test-alert", minimumLevel: .notice)
+        let acks = AckInbox(person: config.person.id)
+        var mqtt = try mqttConfiguration(config, routing: nil, tool: "test-alert")
+        mqtt.subscriptions = [MQTTSubscription(AckTopic.filter(person: config.person.id), qos: .atLeastOnce)]
+        let client = try connectedClient(mqtt, logger: logger.child("mqtt")) { m in acks.take(m.topicString(), m.payloadBytes()) }
+        defer { client.stop() }
+        let notifiers = NotifierRegistry.instantiate(escalation.notifiers,
+                                                     context: NotifierContext(logger: logger, publisher: ClientPublisher(client: client)))
+        let engine = EscalationEngine(config: escalation, clock: SystemClock(), notifiers: notifiers, stateDirectory: nil, logger: logger)
+        let allContacts = a.flag("all-contacts")
+        guard let (id, outcomes) = blockingAwait({ await engine.sendTestAlert(to: memberID, allContacts: allContacts) }) else {
+            throw CommandError(exitCode: ExitCode.usage, message: "test-alert: unknown member \(memberID)")
+        }
+        var delivered = false
+        for o in outcomes {
+            switch o {
+            case .delivered(_, let attempts): delivered = true; printError("test-alert: page \(id) delivered (\(attempts) attempt(s))")
+            case .failed(let e, let attempts): printError("test-alert: page \(id) NOT delivered after \(attempts) attempt(s): \(e)")
+            }
+        }
+        guard delivered else { return ExitCode.unavailable }
+        printError("test-alert: waiting up to \(Int(timeout)) s for \(memberID) to answer…")
+        let clock = SystemClock()
+        let deadline = clock.monotonicNow().advanced(bySeconds: timeout)
+        while clock.monotonicNow() < deadline {
+            for ack in acks.drain() { blockingAwait { await engine.receive(ack) } }
+            blockingAwait { await engine.pollNotifiers() }
+            if blockingAwait({ await engine.testAnswered(id) }) {
+                printError("test-alert: \(memberID) answered: the alarm path to them works")
+                return ExitCode.ok
+            }
+            usleep(200_000)
+        }
+        printError("test-alert: no answer from \(memberID) within \(Int(timeout)) s: check their phone, the notifier and the way back (ack topic, ntfy reply topic, SMS)")
+        return 75
+    }
+}
+
+/// Acks arriving on the MQTT thread, handed to the main thread.
+final class AckInbox: Sendable {
+    let person: String
+    private let pending = Mutex<[Ack]>([])
+    init(person: String) { self.person = person }
+
+    func take(_ topic: String, _ payload: [UInt8]) {
+        guard let (p, incident) = AckTopic.parse(topic), p == person else { return }
+        if case .success(let ack) = Ack.decode(incident: incident, payload: payload) {
+            pending.withLock { $0.append(ack) }
+        }
+    }
+
+    func drain() -> [Ack] { pending.withLock { p in defer { p.removeAll() }; return p } }
+}
