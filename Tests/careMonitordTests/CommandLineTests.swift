@@ -132,6 +132,17 @@ struct CommandLineTests {
         }
     }
 
+    /// The example config is the documentation: it must load, every section of it (sources, detectors, circle).
+    @Test func theExampleConfigLoadsWithEverySection() throws {
+        let example = CLI.repository.appendingPathComponent("examples/linda.json").path
+        let r = try CLI.run(["explain", "--config", example, "--topic", "zigbee2mqtt/hall", "--payload", #"{"occupancy":true}"#])
+        #expect(r.code == 0, "\(r.stderr)")
+        #expect(!r.stderr.contains("warning"), "\(r.stderr)")
+        let seeds = CLI.repository.appendingPathComponent("seeds")
+        let replay = try CLI.run(["replay", "--config", example, seeds.appendingPathComponent("linda-morning.capture.ndjson").path])
+        #expect(replay.code == 0, "detectors and circle of the example must build: \(replay.stderr)")
+    }
+
     @Test func replayOfAMissingCaptureExitsSixtySix() throws {
         let dir = try CLI.temporaryDirectory()
         let config = try CLI.write(minimalConfig, "c.json", in: dir)
