@@ -33,6 +33,10 @@ public final class DetectorEngine: SampleProcessor, @unchecked Sendable {
     /// Time-based checks run at least every `tickInterval` seconds of sample time (replay has no idle wake-ups).
     public let tickInterval: Double = 1
     @usableFromInline var nextTick = -Double.infinity
+    /// The step of time-based checks through a gap in the data.
+    public let gapStep: Double = 60
+    /// Gaps longer than this (a wall clock stepped forward by days) are not walked: the families see one jump.
+    public let maximumGapWalk: Double = 7 * 86_400
 
     /// Builds every family the settings enable (`detectors` section of the config, nil = all defaults).
     public init(context: DetectorContext, settings: JSONObject? = nil) throws(DetectorConfigurationError) {
@@ -83,6 +87,11 @@ public final class DetectorEngine: SampleProcessor, @unchecked Sendable {
 
     @inlinable
     public func process(_ sample: Sample) {
+        // Time-based checks first: a sample after a quiet gap must find the detections that became due inside
+        // the gap already raised (in order), not cleared before they were ever raised.
+        // (Samples a little out of order, such as a delayed wristband batch, do not move time back; a step back of
+        // more than `gapStep`, a wall clock corrected by NTP, restarts the ticks from the new time.)
+        if sample.time >= nextTick || sample.time < nextTick - gapStep { tick(through: sample.time) }
         let i = Int(sample.signal.rawValue)
         if i >= plans.count || !plans[i].contains(.resolved) { resolve(sample.signal) }
         let plan = plans[i]
@@ -93,11 +102,20 @@ public final class DetectorEngine: SampleProcessor, @unchecked Sendable {
         if plan.contains(.health) { health.unsafelyUnwrapped.process(sample) }
         samples &+= 1
         if sample.time > latestTime { latestTime = sample.time }
-        if sample.time >= nextTick { tick(sample.time) }
     }
 
-    /// Runs the families' time-based checks (slow path: at most once per `tickInterval` of sample time).
-    @usableFromInline func tick(_ time: Double) {
+    /// Runs the families' time-based checks up to `time` (slow path: at most once per `tickInterval` of sample
+    /// time). Through a gap in the data (replay: a quiet night) it steps every `gapStep` seconds so that what
+    /// became due inside the gap is raised at the time it became due. After a step back in time it restarts from
+    /// the new time (the families themselves refuse to fire or learn across the step).
+    @usableFromInline func tick(through time: Double) {
+        if nextTick.isFinite && time > nextTick + gapStep && time - nextTick < maximumGapWalk {
+            var t = nextTick
+            while t < time {
+                for d in detectors { d.advance(to: t) }
+                t += gapStep
+            }
+        }
         nextTick = time + tickInterval
         for d in detectors { d.advance(to: time) }
     }
@@ -120,11 +138,15 @@ public final class DetectorEngine: SampleProcessor, @unchecked Sendable {
     public func advance(to time: Double) {
         guard time > latestTime else { return }
         latestTime = time
-        tick(time)
+        tick(through: time)
     }
 
-    /// Ends a replay: time-based checks run up to `time` (the last message's time).
-    public func finish(at time: Double) { advance(to: time) }
+    /// Ends a replay: time-based checks run once more at `time` (the last message's time); nothing is assumed
+    /// about what happened after the capture ended.
+    public func finish(at time: Double) {
+        if time > latestTime { latestTime = time }
+        tick(through: time)
+    }
 
     // MARK: Learned state
 

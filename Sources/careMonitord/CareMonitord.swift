@@ -14,6 +14,7 @@ enum CareMonitord {
         ("explain", "show which source a message matches and the readings it decodes to", ExplainCommand.run),
         ("forget", "delete the incident journal's records before a date, for good", ForgetCommand.run),
         ("incidents", "incidents with their timeline and response times against telecare targets", IncidentsCommand.run),
+        ("learn", "bootstrap a person's learned routine from recorded captures into the state directory; prints what was learned", LearnCommand.run),
         ("record", "record the configured sources' messages to a capture file", RecordCommand.run),
         ("replay", "replay capture files through the pipeline (events on stdout, summary on stderr)", ReplayCommand.run),
         ("test-alert", "send a member a marked test page and wait for their answer", TestAlertCommand.run),

@@ -1,17 +1,646 @@
 import CareSupport
 
-/// (Being built: issue "Detectors".) Accepts no signal yet, so it never fires.
+/// Inactivity and routines, learned per person from her own history, online, in local time (the person's
+/// `timezone`, DST-safe): has she stopped moving (`inactivity`, critical), is she not up by her usual time
+/// (`not-up`), too long in the bathroom (`bathroom-dwell`), out far longer than usual or not back at night
+/// (`not-home`), out of the front door at night (`night-wandering`), is her routine drifting over weeks
+/// (`routine-drift`, info). Home-level kinds: `device`/`topic` are null, `detail.lastActivity` names the last sign of
+/// life (device, room, local time), `detail.limitMinutes` the limit and `detail.rule` how it was learned.
+///
+/// ## Signs of life
+/// Motion/occupancy `true`, any door/cupboard contact change, a toilet flush (`water_leak` true), an appliance
+/// switched on, a button, a vibration; bed and seat pressure in both directions (lying down and getting up).
+/// Temperatures, power readings and motion sensors timing out are not a person's doing and never reset the quiet
+/// clock. Each device gets a room (`Room`, by name, overridable with `rooms`).
+///
+/// ## The quiet period and its context
+/// A quiet period runs from the last sign of life. Its context is where that was: `bed` / `seat` while a bed or
+/// seat pressure sensor is occupied; `bedroom`, `bathroom`, `kitchen`, `living`, `other` by room (in a home without
+/// a bed sensor, `bedroom` stands for bed); `out` after the front door; `arrived` after a front-door event that
+/// ends a quiet which began at the front door (she came home). Door events within 2 min are one episode.
+///
+/// ## The learned model (`RoutineModel`, kept in `learned.json`)
+/// For every context and 15-minute slot of the local day: the longest time already quiet that was seen at that time
+/// of day, and how many quiet periods were alive in that slot (each finished quiet period updates every slot it
+/// spans). Quiet periods longer than `maximumLimitHours` (at home) or 24 h (out), those spanning a clock step, and
+/// those that raised `inactivity` (it may have been an emergency) are not learned. Also wake-ups and bedtimes (a quiet of `wakeUpQuietMinutes` or more in a context where she may
+/// be asleep, ending between 03:00 and 15:00 local, is a wake-up; the longest such quiet of at least 3 h gives the
+/// bedtime), daytime bathroom visits, night bathroom trips and kitchen visits per day (last 28 days).
+///
+/// ## Rules (parameters under `detectors.routine`, defaults in brackets)
+/// - **Learning period.** Until `learningDays` [7] local days with activity have been seen, only fixed
+///   conservative limits fire: `inactivity` after `fixedInactivityHours` [12] quiet at home, `bathroom-dwell` after
+///   `fixedBathroomMinutes` [120], `not-home` after `fixedNotHomeHours` [24] out. `learn` bootstraps the model from
+///   recorded history so a new install need not wait.
+/// - **inactivity** (not in `out`): quiet longer than
+///   `clamp(limitFactor [1.5] × E + marginMinutes [90], minimumLimitMinutes [30], maximumLimitHours [12])`, where E is
+///   the longest normal quiet of this context within ± `windowMinutes` [60] of the current local time (for `seat`:
+///   over the whole day, sitting sessions move); with fewer than `minimumObservations` [20] observations there the
+///   window widens (×2, ×4, whole day), then the pooled home context is used. So a night stop is found once the
+///   quiet outlasts the latest normal wake-up, and every stop within `maximumLimitHours`. A second limit is fixed
+///   when the quiet begins: `limitFactor` × the longest whole quiet of this context that *began* within the window
+///   of this time of day + `marginMinutes` (same bounds and widening); the lower of the two applies (a quiet that
+///   began at 09:30 in the bedroom is not a night, even though the bedroom at 09:30 is often the end of one).
+///   Cleared at the next sign of life.
+/// - **not-up**: with at least 5 learned wake-ups, no sign of life since before (median wake-up − 30 min) and the
+///   local time is past `median + max(notUpMarginMinutes [60], 2.5 × robust σ)` (σ = 1.4826 × MAD), not out, within
+///   6 h of that limit. Cleared at the next sign of life.
+/// - **bathroom-dwell** (warning before `inactivity`): the last sign of life was in the bathroom, outside the learned
+///   night, for longer than `max(minimumLimitMinutes, E(bathroom) + marginMinutes / 2)` (E as above, bathroom only;
+///   `fixedBathroomMinutes` while learning or without enough bathroom observations). Cleared at the next sign of life.
+/// - **not-home** (context `out`): out longer than `limitFactor × E(out) + marginMinutes` (at least
+///   `minimumLimitMinutes`), or out for 30 min and more in the learned night. The night runs from median bedtime +
+///   max(`notUpMarginMinutes`, 2.5 σ) to median wake-up − max(`notUpMarginMinutes`, 2.5 σ) (at least 5 of each
+///   learned, at least 2 h long). Cleared at the next sign of life.
+/// - **night-wandering**: the front door opened in the learned night while she was at home. Cleared at the next
+///   sign of life inside.
+/// - **routine-drift** (with at least 14 learned days, checked once a day at 15:00 local): the median wake-up of the
+///   last 7 days differs from the earlier median by more than `driftMinutes` [60]; night bathroom trips rose by more
+///   than 1.5 a night on average; kitchen visits halved. Cleared when none holds.
+///
+/// ## Time
+/// "Now" is the sample time or `advance(to:)`. When time arrives in a jump (replay without idle ticks), conditions
+/// are evaluated every minute through the gap and a detection carries the minute its condition became true. A
+/// clock step — time going backwards by more than 1 s, or forwards by more than `clockStepHours` [72] — fires
+/// nothing: the quiet clock restarts at the new time and the quiet period spanning the step is not learned. After a
+/// restart (restored model) the quiet clock starts at the first time seen, in the pooled home context.
 public final class RoutineDetector: Detector {
     public static let name = "routine"
     public static let kinds: [DetectionKind] = [.inactivity, .notUp, .bathroomDwell, .notHome, .nightWandering, .routineDrift]
-    let context: DetectorContext
 
-    public static func make(_ settings: JSONObject?, _ path: String, _ context: DetectorContext) throws(DetectorConfigurationError) -> any Detector {
-        RoutineDetector(context: context)
+    /// The settings, with their defaults (seconds internally).
+    public struct Parameters: Sendable, Equatable {
+        public var learningDays = 7.0
+        public var limitFactor = 1.5
+        public var margin = 5400.0
+        public var window = 3600.0
+        public var minimumObservations = 20.0
+        public var minimumLimit = 1800.0
+        public var maximumLimit = 12 * 3600.0
+        public var fixedInactivity = 12 * 3600.0
+        public var fixedBathroom = 7200.0
+        public var fixedNotHome = 24 * 3600.0
+        public var notUpMargin = 3600.0
+        public var wakeUpQuiet = 5400.0
+        public var drift = 3600.0
+        public var clockStep = 72 * 3600.0
+        public init() {}
     }
 
-    init(context: DetectorContext) { self.context = context }
-    public func accepts(_ signal: SignalInfo) -> Bool { false }
-    public func process(_ sample: Sample) {}
-    public func advance(to time: Double) {}
+    static let settingKeys = ["learningDays", "limitFactor", "marginMinutes", "windowMinutes", "minimumObservations",
+                              "minimumLimitMinutes", "maximumLimitHours", "fixedInactivityHours", "fixedBathroomMinutes",
+                              "fixedNotHomeHours", "notUpMarginMinutes", "wakeUpQuietMinutes", "driftMinutes",
+                              "clockStepHours", "rooms"]
+
+    public static func make(_ settings: JSONObject?, _ path: String, _ context: DetectorContext) throws(DetectorConfigurationError) -> any Detector {
+        var r = SettingsReader(settings, path: path)
+        var p = Parameters()
+        p.learningDays = r.number("learningDays", default: 7, range: 0...365)
+        p.limitFactor = r.number("limitFactor", default: 1.5, range: 1...10)
+        p.margin = r.number("marginMinutes", default: 90, range: 0...1440) * 60
+        p.window = r.number("windowMinutes", default: 60, range: 0...720) * 60
+        p.minimumObservations = r.number("minimumObservations", default: 20, range: 0...1000)
+        p.minimumLimit = r.number("minimumLimitMinutes", default: 30, range: 1...1440) * 60
+        p.maximumLimit = r.number("maximumLimitHours", default: 12, range: 1...72) * 3600
+        p.fixedInactivity = r.number("fixedInactivityHours", default: 12, range: 1...72) * 3600
+        p.fixedBathroom = r.number("fixedBathroomMinutes", default: 120, range: 5...1440) * 60
+        p.fixedNotHome = r.number("fixedNotHomeHours", default: 24, range: 1...240) * 3600
+        p.notUpMargin = r.number("notUpMarginMinutes", default: 60, range: 0...720) * 60
+        p.wakeUpQuiet = r.number("wakeUpQuietMinutes", default: 90, range: 10...720) * 60
+        p.drift = r.number("driftMinutes", default: 60, range: 5...720) * 60
+        p.clockStep = r.number("clockStepHours", default: 72, range: 1...8760) * 3600
+        var overrides: [String: Room] = [:]
+        if let v = r.object["rooms"], !v.isNull {
+            if let o = v.objectValue {
+                for m in o.members {
+                    guard let room = Room(rawValue: m.key) else {
+                        r.issues.append(.init(path: "\(path).rooms.\(m.key)", message: "unknown room; known: \(Room.allCases.map(\.rawValue).joined(separator: ", "))"))
+                        continue
+                    }
+                    guard let a = m.value.arrayValue, a.allSatisfy({ $0.stringValue != nil }) else {
+                        r.issues.append(.init(path: "\(path).rooms.\(m.key)", message: "expected an array of device names"))
+                        continue
+                    }
+                    for d in a.compactMap(\.stringValue) { overrides[d] = room }
+                }
+            } else {
+                r.issues.append(.init(path: "\(path).rooms", message: "expected an object of room: [device names], found \(v.typeName)"))
+            }
+        }
+        r.rejectUnknown(settingKeys)
+        try r.finish()
+        return RoutineDetector(context: context, parameters: p, rooms: RoomClassifier(overrides: overrides))
+    }
+
+    let context: DetectorContext
+    public let parameters: Parameters
+    public let rooms: RoomClassifier
+    public private(set) var model = RoutineModel()
+
+    // Per signal (dense by SignalID): room code (-1 = not ours), kind, last value.
+    var roomOfSignal: [Int8] = []
+    var kindOfSignal: [SignalKind] = []
+    var valueOfSignal: [Double] = []
+    var hasBedSensor = false
+    var bedOccupied = 0
+    var seatOccupied = 0
+
+    // The current quiet period.
+    var quietStart = Double.nan
+    var quietContext = RoutineContext.home
+    var quietLearnable = false
+    /// `limitFromStart` of the current quiet period.
+    var startLimit = Double.infinity
+    var lastSignal: SignalID?
+    var latest = Double.nan
+    var lastCheck = Double.nan
+    /// The time being taken as now (a detection found inside a jump says when it was noticed).
+    var now = Double.nan
+
+    // Raised detections (each cleared at the next sign of life, drift at its daily check).
+    var inactivityRaised = false
+    var notUpRaised = false
+    var bathroomRaised = false
+    var notHomeRaised = false
+    var wanderingRaised = false
+    var driftRaised = false
+
+    // Today (local day `day`).
+    var day = Int.min
+    var dayFinalized = false
+    var wakeCandidate = Double.nan
+    var bedtimeCandidate = Double.nan
+    var bedtimeQuiet = 0.0
+    var nightTrips = 0.0
+    var kitchenToday = 0.0
+    var visitStart = Double.nan
+
+    // Learned summaries, recomputed once a day (not per sample).
+    var wakeMedian = Double.nan, wakeSigma = Double.nan
+    var bedMedian = Double.nan, bedSigma = Double.nan
+    var bathroomVisitLongest = Double.nan
+
+    init(context: DetectorContext, parameters: Parameters = Parameters(), rooms: RoomClassifier = RoomClassifier()) {
+        self.context = context
+        self.parameters = parameters
+        self.rooms = rooms
+        roomOfSignal.reserveCapacity(256)
+        kindOfSignal.reserveCapacity(256)
+        valueOfSignal.reserveCapacity(256)
+    }
+
+    var windowSlots: Int { Int((parameters.window / RoutineModel.slotSeconds).rounded()) }
+    var learning: Bool { Double(model.learnedDays) < parameters.learningDays }
+
+    // MARK: Detector
+
+    public func accepts(_ signal: SignalInfo) -> Bool {
+        switch signal.kind {
+        case .motion, .contact, .waterLeak, .applianceOn, .button, .vibration: break
+        default: return false
+        }
+        let room = rooms.room(device: signal.device, kind: signal.kind)
+        if room == .ignore { return false }
+        let i = Int(signal.id.rawValue)
+        while roomOfSignal.count <= i { roomOfSignal.append(-1); kindOfSignal.append(.state); valueOfSignal.append(.nan) }
+        roomOfSignal[i] = Int8(Room.allCases.firstIndex(of: room)!)
+        kindOfSignal[i] = signal.kind
+        if room == .bed { hasBedSensor = true }
+        return true
+    }
+
+    public func process(_ sample: Sample) {
+        let i = Int(sample.signal.rawValue)
+        guard i < roomOfSignal.count, roomOfSignal[i] >= 0 else { return }
+        let room = Room.allCases[Int(roomOfSignal[i])]
+        let kind = kindOfSignal[i]
+        let t = sample.time
+        let value = sample.value
+        let previous = valueOfSignal[i]
+        valueOfSignal[i] = value
+        observe(t)
+        // Pressure state.
+        var alive: Bool
+        switch room {
+        case .bed, .seat:
+            let was = previous == 1, now = value != 0
+            alive = was != now || previous.isNaN
+            if was != now {
+                let d = now ? 1 : -1
+                if room == .bed { bedOccupied = max(0, bedOccupied + d) } else { seatOccupied = max(0, seatOccupied + d) }
+            }
+        default:
+            switch kind {
+            case .contact: alive = previous.isNaN || previous != value
+            case .motion, .waterLeak, .applianceOn, .vibration: alive = value != 0
+            default: alive = true
+            }
+        }
+        if alive { activity(at: t, room: room, signal: sample.signal, value: value, kind: kind) }
+    }
+
+    public func advance(to time: Double) { observe(time) }
+
+    // MARK: Time
+
+    /// Takes `t` as now: clock steps re-anchor the quiet clock; otherwise conditions are checked up to `t`.
+    func observe(_ t: Double) {
+        guard t.isFinite else { return }
+        if latest.isNaN {
+            latest = t
+            if quietStart.isNaN { quietStart = t; lastCheck = t; quietLearnable = false; quietContext = .home }
+            return
+        }
+        now = t
+        if t < latest - 1 || t - latest > parameters.clockStep {
+            // A wall-clock step: nothing fires, nothing is learned from the period spanning it.
+            latest = t
+            quietStart = t
+            lastCheck = t
+            quietLearnable = false
+            day = context.localTime.dayNumber(at: t)
+            return
+        }
+        check(upTo: t)
+        if t > latest { latest = t }
+    }
+
+    func check(upTo now: Double) {
+        guard quietStart.isFinite, lastCheck.isFinite, now > lastCheck else { return }
+        var t = lastCheck
+        while t < now {
+            t = min(now, t + 60)
+            evaluate(at: t)
+        }
+        lastCheck = now
+    }
+
+    // MARK: Rules
+
+    func evaluate(at t: Double) {
+        let local = context.localTime
+        let sod = local.secondsOfDay(at: t)
+        let d = local.dayNumber(at: t)
+        if d != day { newDay(d) }
+        if !dayFinalized && sod >= 15 * 3600 { finalizeDay() }
+        let quiet = t - quietStart
+        if quietContext == .out {
+            if !notHomeRaised {
+                let (limit, _) = notHomeLimit(sod: sod)
+                let night = !learning && quiet > 1800 && isNight(sod)
+                if quiet > limit || night { raise(.notHome, at: t, quiet: quiet, sod: sod, night: night) }
+            }
+            return
+        }
+        if !inactivityRaised {
+            let limit = min(startLimit, inactivityLimit(quietContext, sod: sod).limit)
+            if quiet > limit { raise(.inactivity, at: t, quiet: quiet, sod: sod) }
+        }
+        if !bathroomRaised && quietContext == .bathroom && !isNight(sod) && quiet > bathroomLimit(sod: sod).limit {
+            raise(.bathroomDwell, at: t, quiet: quiet, sod: sod)
+        }
+        if !notUpRaised && !learning && notUpDue(sod: sod) { raise(.notUp, at: t, quiet: quiet, sod: sod) }
+    }
+
+    func inactivityLimit(_ c: RoutineContext, sod: Double) -> (limit: Double, longest: Double, observations: Double, used: RoutineContext) {
+        let p = parameters
+        if learning { return (p.fixedInactivity, .nan, 0, c) }
+        let e = model.envelope(c, secondsOfDay: sod, windowSlots: windowSlots, minimumObservations: p.minimumObservations,
+                               allDay: c == .seat)
+        let l = min(p.maximumLimit, max(p.minimumLimit, p.limitFactor * e.longest + p.margin))
+        return (l, e.longest, e.observations, e.context)
+    }
+
+    /// The limit fixed when a quiet period begins: `limitFactor` × the longest quiet of this context that began
+    /// within the window of this time of day + `marginMinutes` (infinite while learning).
+    func limitFromStart(_ c: RoutineContext, sod: Double) -> (limit: Double, longest: Double, observations: Double, used: RoutineContext) {
+        let p = parameters
+        if learning || c == .out { return (.infinity, .nan, 0, c) }
+        let e = model.envelope(c, secondsOfDay: sod, windowSlots: windowSlots, minimumObservations: p.minimumObservations,
+                               allDay: c == .seat, fromStart: true)
+        let l = min(p.maximumLimit, max(p.minimumLimit, p.limitFactor * e.longest + p.margin))
+        return (l, e.longest, e.observations, e.context)
+    }
+
+    func notHomeLimit(sod: Double) -> (limit: Double, longest: Double) {
+        let p = parameters
+        if learning { return (p.fixedNotHome, .nan) }
+        let e = model.envelope(.out, secondsOfDay: sod, windowSlots: windowSlots, minimumObservations: 0)
+        return (max(p.minimumLimit, p.limitFactor * e.longest + p.margin), e.longest)
+    }
+
+    /// Earlier than `inactivity` after the bathroom: the longest normal bathroom quiet around now + half the margin.
+    func bathroomLimit(sod: Double) -> (limit: Double, longest: Double, observations: Double) {
+        let p = parameters
+        if learning { return (p.fixedBathroom, .nan, 0) }
+        let e = model.envelope(.bathroom, secondsOfDay: sod, windowSlots: windowSlots, minimumObservations: p.minimumObservations)
+        guard e.context == .bathroom else { return (p.fixedBathroom, .nan, e.observations) }
+        return (max(p.minimumLimit, e.longest + p.margin / 2), e.longest, e.observations)
+    }
+
+    /// The local time from which she counts as not up (nil until 5 wake-ups are learned).
+    var notUpTime: Double? {
+        guard model.wakeUps.count >= 5, wakeMedian.isFinite else { return nil }
+        return wakeMedian + max(parameters.notUpMargin, 2.5 * (wakeSigma.isFinite ? wakeSigma : 0))
+    }
+
+    func notUpDue(sod: Double) -> Bool {
+        guard let due = notUpTime, sod >= due, sod < due + 6 * 3600 else { return false }
+        // No sign of life since before her usual wake-up (today).
+        let local = context.localTime
+        let startDay = local.dayNumber(at: quietStart)
+        return startDay < day || local.secondsOfDay(at: quietStart) < wakeMedian - 1800
+    }
+
+    /// The learned night (nil until 5 bedtimes and wake-ups are learned, or when it would be shorter than 2 h):
+    /// from median bedtime + max(`notUpMarginMinutes`, 2.5 σ) to median wake-up − max(`notUpMarginMinutes`, 2.5 σ).
+    var night: (from: Double, to: Double)? {
+        guard model.bedtimes.count >= 5, model.wakeUps.count >= 5, bedMedian.isFinite, wakeMedian.isFinite else { return nil }
+        let m = parameters.notUpMargin
+        var from = bedMedian + max(m, 2.5 * (bedSigma.isFinite ? bedSigma : 0))
+        var to = wakeMedian - max(m, 2.5 * (wakeSigma.isFinite ? wakeSigma : 0))
+        from = from.truncatingRemainder(dividingBy: 86_400)
+        to = to.truncatingRemainder(dividingBy: 86_400)
+        if to < 0 { to += 86_400 }
+        var length = to - from
+        if length < 0 { length += 86_400 }
+        guard length >= 7200 && length < 86_400 - 7200 else { return nil }
+        return (from, to)
+    }
+
+    func isNight(_ sod: Double) -> Bool {
+        guard let (from, to) = night else { return false }
+        return from <= to ? (sod >= from && sod < to) : (sod >= from || sod < to)
+    }
+
+    var nightText: String { night.map { RoutineModel.clock($0.from) + "–" + RoutineModel.clock($0.to) } ?? "not learned" }
+
+    // MARK: Activity
+
+    func activity(at t: Double, room: Room, signal: SignalID, value: Double, kind: SignalKind) {
+        let local = context.localTime
+        let sod = local.secondsOfDay(at: t)
+        let quiet = quietStart.isFinite ? t - quietStart : 0
+        let previous = quietContext
+        // Learn the quiet period that ends here.
+        if quietLearnable && quiet > 0 {
+            let cap = previous == .out ? 24 * 3600.0 : parameters.maximumLimit
+            if quiet <= cap && !inactivityRaised { model.learn(start: quietStart, end: t, context: previous, localTime: local) }
+            if previous.mayBeAsleep && quiet >= parameters.wakeUpQuiet && sod >= 3 * 3600 && sod < 15 * 3600 {
+                wakeCandidate = sod
+                if quiet >= 3 * 3600 && quiet > bedtimeQuiet {
+                    bedtimeQuiet = quiet
+                    bedtimeCandidate = local.secondsOfDay(at: quietStart)
+                }
+            }
+        }
+        let clearDetail: JSONObject = [
+            "activity": .object(activityDetail(signal: signal, time: t)),
+            "quietMinutes": .number((quiet / 6).rounded() / 10),
+        ]
+        if inactivityRaised { inactivityRaised = false; emit(.inactivity, .cleared, t, clearDetail) }
+        if notUpRaised { notUpRaised = false; emit(.notUp, .cleared, t, clearDetail) }
+        if bathroomRaised { bathroomRaised = false; emit(.bathroomDwell, .cleared, t, clearDetail) }
+        if notHomeRaised { notHomeRaised = false; emit(.notHome, .cleared, t, clearDetail) }
+        if wanderingRaised && room != .entrance { wanderingRaised = false; emit(.nightWandering, .cleared, t, clearDetail) }
+
+        // The new context.
+        var next: RoutineContext
+        switch room {
+        case .entrance:
+            if (previous == .out || previous == .arrived) && quiet <= 120 { next = previous }
+            else if previous == .out { next = .arrived }
+            else { next = .out }
+            if kind == .contact && value == 0 && previous != .out && previous != .arrived && !learning && isNight(sod)
+                && !wanderingRaised && quietLearnable {
+                wanderingRaised = true
+                var o = JSONObject()
+                o["lastActivity"] = .object(activityDetail(signal: signal, time: t))
+                o["night"] = .string(nightText)
+                o["rule"] = "front door opened in the learned night while at home"
+                emit(.nightWandering, .raised, t, o)
+            }
+        default:
+            if bedOccupied > 0 { next = .bed }
+            else if seatOccupied > 0 { next = .seat }
+            else {
+                switch room {
+                case .bed, .seat: next = .other          // just got up
+                case .bedroom: next = .bedroom
+                case .bathroom: next = .bathroom
+                case .kitchen: next = .kitchen
+                case .living: next = .living
+                default: next = .other
+                }
+            }
+        }
+        // Visits: bathroom (daytime duration, night trips) and kitchen.
+        if next == .bathroom && previous != .bathroom {
+            visitStart = t
+            if isNight(sod) || (model.bedtimes.count < 5 && sod < 5 * 3600) { nightTrips += 1 }
+        } else if next != .bathroom && previous == .bathroom && visitStart.isFinite {
+            let v = t - visitStart
+            if v <= 3 * 3600 && !isNight(local.secondsOfDay(at: visitStart)) && quietLearnable {
+                RoutineModel.push(v, to: &model.bathroomVisits, limit: 200)
+            }
+            visitStart = .nan
+        }
+        if next == .kitchen && previous != .kitchen { kitchenToday += 1 }
+
+        quietContext = next
+        startLimit = limitFromStart(next, sod: sod).limit
+        quietStart = t
+        lastCheck = t
+        quietLearnable = true
+        lastSignal = signal
+        if model.firstSeen.isNaN { model.firstSeen = t }
+        model.lastSeen = t
+        let d = local.dayNumber(at: t)
+        if d != day { newDay(d) }
+        if d != model.lastDay { model.lastDay = d; model.learnedDays += 1 }
+    }
+
+    // MARK: Days
+
+    func newDay(_ d: Int) {
+        if day != Int.min && d > day {
+            if !dayFinalized { finalizeDay() }
+            RoutineModel.push(kitchenToday, to: &model.kitchenVisits, limit: RoutineModel.historyDays)
+        }
+        day = d
+        dayFinalized = false
+        kitchenToday = 0
+        wakeCandidate = .nan
+        bedtimeCandidate = .nan
+        bedtimeQuiet = 0
+    }
+
+    /// At 15:00 local (or the day's end): the day's wake-up, bedtime and night trips join the model; drift check.
+    func finalizeDay() {
+        dayFinalized = true
+        if wakeCandidate.isFinite { RoutineModel.push(wakeCandidate, to: &model.wakeUps, limit: RoutineModel.historyDays) }
+        if bedtimeCandidate.isFinite { RoutineModel.push(bedtimeCandidate, to: &model.bedtimes, limit: RoutineModel.historyDays) }
+        if wakeCandidate.isFinite { RoutineModel.push(nightTrips, to: &model.nightBathroomTrips, limit: RoutineModel.historyDays) }
+        nightTrips = 0
+        refreshSummaries()
+        checkDrift()
+    }
+
+    func refreshSummaries() {
+        (wakeMedian, wakeSigma) = RobustStats.clockMedian(model.wakeUps)
+        (bedMedian, bedSigma) = RobustStats.clockMedian(model.bedtimes)
+        bathroomVisitLongest = model.bathroomVisits.max() ?? .nan
+    }
+
+    func checkDrift() {
+        guard model.learnedDays >= 14, let t = lastCheck.isFinite ? lastCheck : nil else { return }
+        var found: [JSONValue] = []
+        if model.wakeUps.count >= 14 {
+            let recent = Array(model.wakeUps.suffix(7)), before = Array(model.wakeUps.dropLast(7))
+            let a = RobustStats.clockMedian(recent).median, b = RobustStats.clockMedian(before).median
+            var delta = a - b
+            if delta > 43_200 { delta -= 86_400 } else if delta < -43_200 { delta += 86_400 }
+            if abs(delta) > parameters.drift {
+                found.append(.object(["what": "wake-up", "recent": .string(RoutineModel.clock(a)), "before": .string(RoutineModel.clock(b)),
+                                      "shiftMinutes": .number((delta / 60).rounded())]))
+            }
+        }
+        func mean(_ xs: ArraySlice<Double>) -> Double { xs.isEmpty ? .nan : xs.reduce(0, +) / Double(xs.count) }
+        if model.nightBathroomTrips.count >= 14 {
+            let a = mean(model.nightBathroomTrips.suffix(7)), b = mean(model.nightBathroomTrips.dropLast(7))
+            if a - b > 1.5 { found.append(.object(["what": "night bathroom trips", "recentPerNight": .number((a * 10).rounded() / 10), "beforePerNight": .number((b * 10).rounded() / 10)])) }
+        }
+        if model.kitchenVisits.count >= 14 {
+            let a = mean(model.kitchenVisits.suffix(7)), b = mean(model.kitchenVisits.dropLast(7))
+            if b >= 2 && a < b / 2 { found.append(.object(["what": "kitchen visits", "recentPerDay": .number((a * 10).rounded() / 10), "beforePerDay": .number((b * 10).rounded() / 10)])) }
+        }
+        if !found.isEmpty && !driftRaised {
+            driftRaised = true
+            emit(.routineDrift, .raised, t, ["changes": .array(found), "rule": "last 7 days against the earlier days of the last 28"])
+        } else if found.isEmpty && driftRaised {
+            driftRaised = false
+            emit(.routineDrift, .cleared, t, ["rule": "last 7 days back in line with the earlier days"])
+        }
+    }
+
+    // MARK: Emission
+
+    func activityDetail(signal: SignalID?, time: Double) -> JSONObject {
+        var o = JSONObject()
+        let info = signal.flatMap { context.signals.info($0) }
+        o["device"] = info.map { .string($0.deviceName) } ?? .null
+        if let info { o["room"] = .string(rooms.room(device: info.device, kind: info.kind).rawValue) }
+        o["time"] = .string(Timestamp.rfc3339(time))
+        o["local"] = .string(context.localTime.clockText(at: time))
+        return o
+    }
+
+    func raise(_ kind: DetectionKind, at t: Double, quiet: Double, sod: Double, night: Bool = false) {
+        var o = JSONObject()
+        o["lastActivity"] = lastSignal == nil ? .null : .object(activityDetail(signal: lastSignal, time: quietStart))
+        o["context"] = .string(quietContext.name)
+        o["quietMinutes"] = .number((quiet / 6).rounded() / 10)
+        let p = parameters
+        func m(_ s: Double) -> String { JSONWriter.format((s / 6).rounded() / 10) }
+        var limit = Double.nan
+        var rule = ""
+        switch kind {
+        case .inactivity:
+            let l = inactivityLimit(quietContext, sod: sod)
+            let s = limitFromStart(quietContext, sod: context.localTime.secondsOfDay(at: quietStart))
+            limit = min(l.limit, s.limit)
+            if learning {
+                rule = "learning (\(model.learnedDays) of \(JSONWriter.format(p.learningDays)) days): fixed limit"
+            } else if s.limit < l.limit {
+                rule = "longest normal quiet \(s.used == quietContext ? "after \(quietContext.name)" : "at home (pooled: too few observations after \(quietContext.name))") that began around \(context.localTime.clockText(at: quietStart)) is \(m(s.longest)) min (\(JSONWriter.format(s.observations)) periods); limit = \(JSONWriter.format(p.limitFactor)) × \(m(s.longest)) + \(m(p.margin)) min, within \(m(p.minimumLimit))…\(m(p.maximumLimit)) min"
+            } else {
+                rule = "longest normal quiet \(l.used == quietContext ? "after \(quietContext.name)" : "at home (pooled: too few observations after \(quietContext.name))") around \(context.localTime.clockText(at: t)) is \(m(l.longest)) min (\(JSONWriter.format(l.observations)) observations); limit = \(JSONWriter.format(p.limitFactor)) × \(m(l.longest)) + \(m(p.margin)) min, within \(m(p.minimumLimit))…\(m(p.maximumLimit)) min"
+            }
+            inactivityRaised = true
+        case .notUp:
+            limit = notUpTime ?? .nan
+            o["usualWakeUp"] = .string(RoutineModel.clock(wakeMedian))
+            o["notUpBy"] = .string(RoutineModel.clock(limit))
+            rule = "median of \(model.wakeUps.count) learned wake-ups + max(\(m(p.notUpMargin)) min, 2.5 × \(m(wakeSigma.isFinite ? wakeSigma : 0)) min robust σ)"
+            limit = limit - (wakeMedian - 1800)
+            notUpRaised = true
+        case .bathroomDwell:
+            let l = bathroomLimit(sod: sod)
+            limit = l.limit
+            rule = l.longest.isNaN ? "fixed limit (learning, or too few bathroom observations)"
+                : "longest normal quiet after the bathroom around \(context.localTime.clockText(at: t)) is \(m(l.longest)) min (\(JSONWriter.format(l.observations)) observations) + \(m(p.margin / 2)) min"
+            bathroomRaised = true
+        case .notHome:
+            let l = notHomeLimit(sod: sod)
+            limit = l.limit
+            if night {
+                rule = "not back in the learned night (\(nightText))"
+            } else if learning {
+                rule = "learning: fixed limit"
+            } else {
+                rule = "longest normal time out around \(context.localTime.clockText(at: t)) is \(m(l.longest)) min; limit = \(JSONWriter.format(p.limitFactor)) × \(m(l.longest)) + \(m(p.margin)) min"
+            }
+            notHomeRaised = true
+        default: break
+        }
+        o["limitMinutes"] = limit.isFinite ? .number((limit / 6).rounded() / 10) : .null
+        o["rule"] = .string(rule)
+        o["learning"] = .bool(learning)
+        if now.isFinite && now - t > 1 { o["noticedAt"] = .string(Timestamp.rfc3339(now)) }
+        emit(kind, .raised, t, o)
+    }
+
+    func emit(_ kind: DetectionKind, _ state: DetectionState, _ t: Double, _ detail: JSONObject) {
+        context.emit(context.detection(kind, state, time: t, signal: nil, detail: detail))
+    }
+
+    // MARK: Summary
+
+    /// What was learned, for people (`careMonitord learn` prints it): wake-up, night, and the limits each rule would
+    /// apply at every full hour of the local day, by context.
+    public func summary() -> JSONObject {
+        var o = JSONObject()
+        o["learnedDays"] = .number(Double(model.learnedDays))
+        o["learning"] = .bool(learning)
+        o["firstSeen"] = model.firstSeen.isFinite ? .string(Timestamp.rfc3339(model.firstSeen)) : .null
+        o["lastSeen"] = model.lastSeen.isFinite ? .string(Timestamp.rfc3339(model.lastSeen)) : .null
+        func minutes(_ s: Double) -> JSONValue { s.isFinite ? .number((s / 60).rounded()) : .null }
+        var wake = JSONObject()
+        wake["days"] = .number(Double(model.wakeUps.count))
+        wake["median"] = wakeMedian.isFinite ? .string(RoutineModel.clock(wakeMedian)) : .null
+        wake["sigmaMinutes"] = minutes(wakeSigma)
+        wake["notUpBy"] = notUpTime.map { .string(RoutineModel.clock($0)) } ?? .null
+        o["wakeUp"] = .object(wake)
+        o["bedtime"] = .object(["days": .number(Double(model.bedtimes.count)),
+                                "median": bedMedian.isFinite ? .string(RoutineModel.clock(bedMedian)) : .null])
+        o["night"] = night == nil ? .null : .string(nightText)
+        var limits = JSONObject()
+        for c in RoutineContext.allCases where c != .out {
+            limits[c.name] = .array((0..<24).map { h in minutes(inactivityLimit(c, sod: Double(h) * 3600).limit) })
+        }
+        o["inactivityLimitMinutesAtHour"] = .object(limits)
+        o["notHomeLimitMinutesAtHour"] = .array((0..<24).map { h in minutes(notHomeLimit(sod: Double(h) * 3600).limit) })
+        o["bathroomDwellLimitMinutesAtHour"] = .array((0..<24).map { h in minutes(bathroomLimit(sod: Double(h) * 3600).limit) })
+        o["bathroomVisits"] = .number(Double(model.bathroomVisits.count))
+        func mean(_ xs: [Double]) -> JSONValue { xs.isEmpty ? .null : .number((xs.reduce(0, +) / Double(xs.count) * 10).rounded() / 10) }
+        o["nightBathroomTripsPerNight"] = mean(model.nightBathroomTrips)
+        o["kitchenVisitsPerDay"] = mean(model.kitchenVisits)
+        return o
+    }
+
+    // MARK: Learned state
+
+    public func learnedState() -> JSONValue? { model.json }
+
+    public func restore(learnedState: JSONValue) throws(DetectorStateError) {
+        model = try RoutineModel(json: learnedState)
+        refreshSummaries()
+        // The live quiet period is not part of the model: it restarts at the first time seen.
+        quietStart = .nan
+        latest = .nan
+        lastCheck = .nan
+        quietContext = .home
+        quietLearnable = false
+        startLimit = .infinity
+    }
 }

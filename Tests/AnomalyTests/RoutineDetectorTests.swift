@@ -1,0 +1,301 @@
+import CareSupport
+import Testing
+@testable import Anomaly
+
+/// A synthetic person with a regular day in her own time zone, fed straight into a `RoutineDetector`.
+final class RoutineHarness {
+    let registry = SignalRegistry()
+    let local: LocalTime
+    let context: DetectorContext
+    let detector: RoutineDetector
+    var signals: [String: SignalID] = [:]
+    var rng: UInt64 = 0x9E37_79B9_7F4A_7C15
+
+    init(timezone: String = "Europe/London", settings: JSONObject? = nil) throws {
+        local = LocalTime(identifier: timezone)!
+        let box = DetectionBox()
+        context = DetectorContext(person: "linda", localTime: local, signals: registry) { box.items.append($0) }
+        detector = try RoutineDetector.make(settings, "detectors.routine", context) as! RoutineDetector
+        self.box = box
+        for (device, kind) in [("bedroom_bed", SignalKind.motion), ("living_seat", .motion), ("bathroom_toilet", .waterLeak),
+                               ("bathroom_basin", .motion), ("kitchen_fridge", .contact), ("kitchen_kettle", .applianceOn),
+                               ("living_motion", .motion), ("front_door", .contact), ("hall_thermometer", .temperature)] {
+            let id = registry.id(device: device, channel: nil, kind: kind, topic: "zigbee2mqtt/\(device)", sourceIndex: 0)
+            signals[device] = id
+            _ = detector.accepts(registry.info(id)!)
+        }
+    }
+    let box: DetectionBox
+
+    var raised: [Detection] { box.items.filter { $0.state == .raised } }
+    func raised(_ kind: DetectionKind) -> [Detection] { raised.filter { $0.kind == kind } }
+
+    func random() -> Double {
+        rng &+= 0x9E37_79B9_7F4A_7C15
+        var z = rng
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return Double((z ^ (z >> 31)) >> 11) / Double(1 << 53)
+    }
+
+    /// Epoch seconds of local `hour` (fractional) on the local day `day` (days since 1970-01-01, local).
+    func time(day: Int, hour: Double) -> Double {
+        var t = Double(day) * 86_400 + hour * 3600
+        for _ in 0..<3 { t = Double(day) * 86_400 + hour * 3600 - Double(local.offset(at: t)) }
+        return t
+    }
+
+    func send(_ device: String, _ value: Double, at t: Double) {
+        detector.process(Sample(signal: signals[device]!, time: t, value: value))
+    }
+
+    /// Ticks like the engine: at least once a minute of sample time up to `t`.
+    func tick(to t: Double, every step: Double = 60) {
+        var x = detector.now.isFinite ? detector.now : t
+        while x < t { x = min(t, x + step); detector.advance(to: x) }
+    }
+
+    /// One ordinary day (local): up around 07:30, bathroom, kitchen, activity every 10–40 min, an armchair after lunch,
+    /// to bed around 22:45, one night toilet trip at about 03:00 the next night. Stops (no more events) at `stop`.
+    /// Returns false when the stop was reached.
+    @discardableResult
+    func ordinaryDay(_ day: Int, stop: Double = .infinity, tickEvery: Double = 60) -> Bool {
+        var events: [(Double, String, Double)] = []
+        let wake = 7.5 + (random() - 0.5) * 0.8
+        events.append((wake, "bedroom_bed", 0))
+        events.append((wake + 0.05, "bathroom_toilet", 1))
+        events.append((wake + 0.06, "bathroom_toilet", 0))
+        events.append((wake + 0.1, "bathroom_basin", 1))
+        var h = wake + 0.3
+        while h < 22.5 {
+            if h > 13.5 && h < 13.7 {
+                events.append((13.7, "living_seat", 1))
+                let end = 15.0 + random() * 0.5
+                events.append((end, "living_seat", 0))
+                h = end + 0.05
+                continue
+            }
+            let r = random()
+            let device = r < 0.4 ? "kitchen_fridge" : r < 0.55 ? "kitchen_kettle" : r < 0.7 ? "bathroom_basin" : "living_motion"
+            let value: Double = device == "kitchen_fridge" ? (Int(h * 10) % 2 == 0 ? 0 : 1) : 1
+            events.append((h, device, value))
+            h += 0.17 + random() * 0.5
+        }
+        let bed = 22.75 + (random() - 0.5) * 0.5
+        events.append((bed, "bathroom_toilet", 1))
+        events.append((bed + 0.1, "bedroom_bed", 1))
+        events.append((24 + 3 + random() * 0.5, "bedroom_bed", 0))
+        events.append((24 + 3.6, "bathroom_toilet", 1))
+        events.append((24 + 3.7, "bedroom_bed", 1))
+        events.sort { $0.0 < $1.0 }
+        for (hour, device, value) in events {
+            let t = time(day: day, hour: hour)
+            if t >= stop { tick(to: stop, every: tickEvery); return false }
+            tick(to: t, every: tickEvery)
+            send(device, value, at: t)
+        }
+        return true
+    }
+
+    func days(_ range: Range<Int>) { for d in range { ordinaryDay(d) } }
+}
+
+final class DetectionBox: @unchecked Sendable {
+    // @unchecked Sendable: a test's detector runs on the test's own thread.
+    var items: [Detection] = []
+}
+
+/// 2024-03-04 (a Monday) as a local day number; the DST tests start near the transitions.
+let mondayMarch4 = Timestamp.daysFromCivil(year: 2024, month: 3, day: 4)
+
+@Suite struct RoutineDetectorTests {
+    @Test func inactivityLimitsPerHourFollowTheLearnedDay() throws {
+        let h = try RoutineHarness()
+        h.days(mondayMarch4..<mondayMarch4 + 14)
+        #expect(h.raised(.inactivity).isEmpty, "an ordinary fortnight raises nothing: \(h.raised(.inactivity).map(\.detail))")
+        let cases: [(RoutineContext, Double, ClosedRange<Double>)] = [
+            (.kitchen, 11, 30 * 60...4 * 3600),          // busy late morning: far shorter than the night
+            (.bed, 3, 6 * 3600...12 * 3600),              // in bed at 03:00: the night
+            (.seat, 14, 2 * 3600...5 * 3600),             // the armchair after lunch (up to ~1 h 50)
+        ]
+        for (ctx, hour, range) in cases {
+            let l = min(h.detector.inactivityLimit(ctx, sod: hour * 3600).limit, h.detector.limitFromStart(ctx, sod: hour * 3600).limit)
+            #expect(range.contains(l), "\(ctx.name) at \(hour):00: limit \(l / 60) min")
+        }
+        let s = h.detector.summary()
+        #expect(s["inactivityLimitMinutesAtHour"]?["kitchen"]?.arrayValue?.count == 24)
+        #expect(s["wakeUp"]?["median"]?.stringValue?.hasPrefix("07:") == true, "\(s["wakeUp"]!)")
+    }
+
+    @Test(arguments: [(3, 4.0, false), (3, 13.0, true), (9, 4.0, true)])
+    func onlyFixedLimitsFireDuringTheLearningDays(daysBefore: Int, stopHours: Double, fires: Bool) throws {
+        let h = try RoutineHarness()
+        h.days(mondayMarch4..<mondayMarch4 + daysBefore)
+        let stop = h.time(day: mondayMarch4 + daysBefore, hour: 11)
+        h.ordinaryDay(mondayMarch4 + daysBefore, stop: stop)
+        h.tick(to: stop + stopHours * 3600)
+        let r = h.raised(.inactivity)
+        #expect(r.isEmpty != fires, "\(daysBefore) days learned, \(stopHours) h stop: \(r.map(\.detail))")
+        if let d = r.first { #expect(d.detail["learning"]?.boolValue == (daysBefore < 7)) }
+    }
+
+    @Test(arguments: [9.2, 11.0, 12.4, 16.3, 19.5, 21.0])
+    func injectedDaytimeStopIsFoundAndClearedAtTheNextActivity(hour: Double) throws {
+        let h = try RoutineHarness()
+        h.days(mondayMarch4..<mondayMarch4 + 14)
+        let day = mondayMarch4 + 14
+        let stop = h.time(day: day, hour: hour)
+        h.ordinaryDay(day, stop: stop)
+        h.tick(to: stop + 12 * 3600)
+        let r = h.raised(.inactivity)
+        #expect(r.count == 1)
+        guard let d = r.first else { return }
+        #expect(d.time - stop <= 4 * 3600, "stop at \(hour): found after \((d.time - stop) / 60) min")
+        #expect(d.device == nil && d.topic == nil && d.severity == .critical)
+        #expect(d.detail["lastActivity"]?["device"]?.stringValue != nil)
+        #expect(d.detail["limitMinutes"]?.doubleValue != nil && d.detail["rule"]?.stringValue != nil)
+        let before = h.box.items.count
+        h.send("living_motion", 1, at: stop + 12 * 3600 + 1)
+        #expect(h.box.items[before...].contains { $0.kind == .inactivity && $0.state == .cleared })
+    }
+
+    @Test func nightStopIsFoundSoonAfterTheLearnedWakeUp() throws {
+        let h = try RoutineHarness()
+        h.days(mondayMarch4..<mondayMarch4 + 14)
+        let day = mondayMarch4 + 14
+        // She went to bed (the night toilet trip of the previous day was the last sign of life) and never got up.
+        let stop = h.time(day: day, hour: 4)
+        h.ordinaryDay(day, stop: stop)
+        h.tick(to: stop + 12 * 3600)
+        let notUp = try #require(h.raised(.notUp).first)
+        let wake = h.time(day: day, hour: 7.5)
+        #expect(notUp.time > wake && notUp.time - wake <= 2.5 * 3600, "not-up \((notUp.time - wake) / 60) min after 07:30")
+        let inactivity = try #require(h.raised(.inactivity).first)
+        #expect(inactivity.time - wake <= 4 * 3600, "inactivity \((inactivity.time - wake) / 60) min after 07:30")
+    }
+
+    /// Spring forward (2024-03-31) and fall back (2024-10-27) in London: an ordinary routine raises nothing around
+    /// the change, the wake-up stays learned at 07:30 local, and a stop on the change day is still found.
+    @Test(arguments: [Timestamp.daysFromCivil(year: 2024, month: 3, day: 31), Timestamp.daysFromCivil(year: 2024, month: 10, day: 27)])
+    func dstChangesKeepLocalRoutines(changeDay: Int) throws {
+        let h = try RoutineHarness()
+        h.days(changeDay - 14..<changeDay + 3)
+        #expect(h.raised.isEmpty, "\(h.raised.map { "\($0.kind) \($0.detail)" })")
+        let wake = RobustStats.clockMedian(h.detector.model.wakeUps).median
+        #expect(abs(wake - 7.5 * 3600) < 25 * 60, "wake-up median \(RoutineModel.clock(wake))")
+        let stop = h.time(day: changeDay + 3, hour: 11)
+        h.ordinaryDay(changeDay + 3, stop: stop)
+        h.tick(to: stop + 12 * 3600)
+        #expect(h.raised(.inactivity).count == 1)
+    }
+
+    @Test(arguments: [-86_400.0, -3600.0, -30.0])
+    func clockStepBackwardsFiresNothingAndLearnsNothing(step: Double) throws {
+        let h = try RoutineHarness()
+        h.days(mondayMarch4..<mondayMarch4 + 10)
+        let t = h.time(day: mondayMarch4 + 10, hour: 10)
+        h.tick(to: t)
+        h.send("kitchen_fridge", 0, at: t)
+        h.detector.advance(to: t + 600)
+        let before = h.detector.model
+        let count = h.box.items.count
+        // NTP steps the clock back: the next message carries an earlier time than the last one.
+        h.send("kitchen_fridge", 1, at: t + 600 + step)
+        #expect(h.detector.model.longest == before.longest && h.detector.model.observations == before.observations,
+                "the quiet period spanning the step is not learned")
+        // An ordinary hour on the new time base raises nothing.
+        var x = t + 600 + step
+        for _ in 0..<6 { x += 600; h.send("living_motion", 1, at: x); h.detector.advance(to: x + 60) }
+        let raised = h.box.items[count...].filter { $0.state == .raised }
+        #expect(raised.isEmpty, "\(raised.map { "\($0.kind) \($0.detail)" })")
+    }
+
+    @Test func forwardClockStepBeyondTheLimitFiresNothing() throws {
+        let h = try RoutineHarness()
+        h.days(mondayMarch4..<mondayMarch4 + 10)
+        let t = h.time(day: mondayMarch4 + 10, hour: 10)
+        h.tick(to: t)
+        h.send("kitchen_fridge", 0, at: t)
+        let count = h.box.items.count
+        h.send("kitchen_fridge", 1, at: t + 5 * 365 * 86_400)   // a gateway that booted in the past, then NTP
+        let raised = h.box.items[count...].filter { $0.state == .raised }
+        #expect(raised.isEmpty, "\(raised.map { "\($0.kind) \($0.detail)" })")
+    }
+
+    @Test func silentSensorsAndThermometersDoNotHideAStop() throws {
+        let h = try RoutineHarness()
+        h.days(mondayMarch4..<mondayMarch4 + 14)
+        let day = mondayMarch4 + 14
+        let stop = h.time(day: day, hour: 12)
+        h.ordinaryDay(day, stop: stop)
+        // The thermometer is not accepted; a motion sensor that times out (false) is no sign of life.
+        #expect(!h.detector.accepts(h.registry.info(h.signals["hall_thermometer"]!)!))
+        var t = stop
+        while t < stop + 8 * 3600 {
+            t += 300
+            h.send("living_motion", 0, at: t)
+            h.detector.advance(to: t)
+        }
+        #expect(h.raised(.inactivity).count == 1)
+    }
+
+    @Test func learnedStateRoundTripsThroughJSONText() throws {
+        let h = try RoutineHarness()
+        h.days(mondayMarch4..<mondayMarch4 + 9)
+        let saved = try #require(h.detector.learnedState())
+        let text = JSONWriter.serialize(saved)
+        let h2 = try RoutineHarness()
+        try h2.detector.restore(learnedState: try JSONParser.parse(text))
+        #expect(JSONWriter.serialize(try #require(h2.detector.learnedState())) == text)
+        #expect(h2.detector.model.learnedDays == h.detector.model.learnedDays)
+        // Minutes are kept to 0.1 in the file: limits agree within 6 s.
+        #expect(abs(h2.detector.inactivityLimit(.kitchen, sod: 40_000).limit - h.detector.inactivityLimit(.kitchen, sod: 40_000).limit) <= 6)
+    }
+
+    @Test(arguments: [
+        ("[]", "expected an object"),
+        (#"{"version": 2}"#, "routine.version"),
+        (#"{"version": 1, "learnedDays": -3}"#, "routine.learnedDays"),
+        (#"{"version": 1, "learnedDays": 3, "quietBySlot": {"garage": {}}}"#, "routine.quietBySlot.garage"),
+        (#"{"version": 1, "learnedDays": 3, "quietBySlot": {"kitchen": {"longestQuietMinutes": [1, 2], "observations": []}}}"#, "longestQuietMinutes: expected 96"),
+        (#"{"version": 1, "learnedDays": 3, "quietBySlot": {}, "wakeUps": ["25:00"]}"#, "routine.wakeUps[0]"),
+    ])
+    func badStateIsATypedErrorNamingTheField(text: String, expected: String) throws {
+        let h = try RoutineHarness()
+        let value = try JSONParser.parse(text)
+        do {
+            try h.detector.restore(learnedState: value)
+            Issue.record("restored \(text)")
+        } catch {
+            #expect(error.message.contains(expected), "\(error.message)")
+        }
+    }
+
+    @Test(arguments: [
+        ("bedroom_bed", SignalKind.motion, Room.bed), ("living_seat", .motion, .seat), ("hall_bedroom_door", .motion, .bedroom),
+        ("bathroom_toilet", .waterLeak, .bathroom), ("toilet_flush", .waterLeak, .bathroom), ("hall_bathroom_door", .contact, .bathroom),
+        ("front_door", .contact, .entrance), ("entrance_maindoor", .contact, .entrance), ("kitchen_cooktop", .motion, .kitchen),
+        ("fridge", .contact, .kitchen), ("groceries_cupboard", .contact, .kitchen), ("KitchenKettle", .applianceOn, .kitchen),
+        ("id4", .contact, .other), ("washing_machine", .contact, .other),
+    ])
+    func roomsFollowDeviceNames(device: String, kind: SignalKind, room: Room) {
+        #expect(RoomClassifier().room(device: device, kind: kind) == room)
+    }
+
+    @Test func roomOverridesAndSettingErrorsAreReportedWithPaths() throws {
+        let ok = try RoutineHarness(settings: ["rooms": ["bathroom": ["id4"], "ignore": ["washing_machine"]]])
+        #expect(ok.detector.rooms.room(device: "id4", kind: .contact) == .bathroom)
+        #expect(ok.detector.rooms.room(device: "washing_machine", kind: .contact) == .ignore)
+        let local = LocalTime(identifier: "UTC")!
+        let ctx = DetectorContext(person: "p", localTime: local, signals: SignalRegistry()) { _ in }
+        do {
+            _ = try RoutineDetector.make(["rooms": ["garage": ["x"]], "limitFactor": 0.5, "bogus": 1], "detectors.routine", ctx)
+            Issue.record("accepted bad settings")
+        } catch {
+            let paths = error.issues.map(\.path)
+            #expect(paths.contains("detectors.routine.rooms.garage"))
+            #expect(paths.contains("detectors.routine.limitFactor"))
+            #expect(paths.contains("detectors.routine.bogus"))
+        }
+    }
+}
