@@ -110,6 +110,10 @@ struct FallRealTrialTests {
     @Test(arguments: [
         Trial(file: "UMAFall_Subject_05_Fall_forwardFall_1_2016-06-15_21-21-48.csv.gz", hz: 20, isFall: true),
         Trial(file: "UMAFall_Subject_01_ADL_Aplausing_1_2017-04-14_23-38-23.csv.gz", hz: 20, isFall: false),
+        // Hands raised and lowered with a slap (3.9 g, a 130° turn, still after): the arm returns to the posture it
+        // held 3 s before, so the earlier-posture angle keeps it from being a fall (the previous wrist model fired).
+        Trial(file: "UMAFall_Subject_15_ADL_HandsUp_1_2016-12-03_17-27-58.csv.gz", hz: 20, isFall: false),
+        Trial(file: "UMAFall_Subject_11_Fall_forwardFall_1_2016-06-10_17-50-05.csv.gz", hz: 20, isFall: true),
     ])
     func umaFallTrial(_ t: Trial) throws {
         guard let dir = Self.dataDirectory else { return }

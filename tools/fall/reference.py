@@ -5,12 +5,21 @@ import csv, json, pathlib
 import numpy as np
 import features as F, upright as U
 
+WRIST_W, WRIST_B = [3.9113, -0.9203, 1.4055, -1.8031], -9.364
 MODELS = {
     "waist-upright": dict(trigger=1.8, w=[2.4759, 3.8205, 0.1904, 0.8189, 1.2259, 3.3369, -3.7622, 4.3977], b=-6.4858, thr=0.0),
     "waist": dict(trigger=1.8, w=[2.3994, 5.5111, 0.3797, 0.4991, 1.2005, 5.6472], b=-5.3073, thr=0.0),
-    "wrist": dict(trigger=2.2, w=[1.3321, 0.2229, -1.7789, 0.4022, -1.462, 1.5911], b=-10.7076, thr=-0.5),
+    "wrist": dict(trigger=2.2, w=WRIST_W, b=WRIST_B, thr=-0.25),
 }
-GATE_ANGLE, GATE_POST_STD = 20.0, 0.5
+GATE_ANGLE, GATE_POST_STD = 20.0, 0.5      # body-worn (waist) gates
+WRIST_GATE_POST_DEV = 0.5                  # the wrist: no angle gate; mean | |a|-1 | after below this,
+WRIST_GATE_EARLIER = 5.0                   # and the posture after >= 5 deg from every earlier one (deciding only)
+
+
+def wrist_inputs(f):
+    """f: features.NAMES + the earlier-posture angle (features.WRIST) -> the wrist model's inputs."""
+    peak, angle, pstd, pdev, dip, prestd, area, earlier = f
+    return np.array([min(earlier, 90.0) / 90, np.log(prestd + 0.02), 2 * area, np.log(pdev + 0.02)])
 
 
 def inputs(f, pre_tilt=None, post_tilt=None, upright=False):
@@ -43,7 +52,10 @@ def first_fires(d, placement):
     learners = {}
     out = []
     wrist = placement == "wrist"
-    prm = dict(F.DEFAULT); prm["trigger"] = MODELS["wrist" if wrist else "waist"]["trigger"]
+    if wrist:
+        prm = dict(F.WRIST); prm["trigger"] = MODELS["wrist"]["trigger"]
+    else:
+        prm = dict(F.DEFAULT); prm["trigger"] = MODELS["waist"]["trigger"]
     for r in rows:
         T, X = streams[r["device"]]
         m = (T >= float(r["start"]) - 1e-6) & (T <= float(r["end"]) + 1e-6)
@@ -55,21 +67,24 @@ def first_fires(d, placement):
         fire = None
         for c in F.trial_features(t, xyz, prm):
             tp, tdec = c[0], c[1]
-            f = c[2:9]
-            if f[1] < GATE_ANGLE or f[2] >= GATE_POST_STD:
+            f = c[2:]
+            if wrist:
+                if f[3] >= WRIST_GATE_POST_DEV or f[7] < WRIST_GATE_EARLIER:
+                    continue
+            elif f[1] < GATE_ANGLE or f[2] >= GATE_POST_STD:
                 continue
             u, known = before
             for tu, uu, kk in L.history:
                 if tu <= tdec: u, known = uu, kk
             if wrist:
-                model, x = "wrist", inputs(f)
+                model, x = "wrist", wrist_inputs(f)
             elif known:
                 i0 = np.searchsorted(t, tp - 2.5); i1 = np.searchsorted(t, tp - 1.0)
                 j0 = np.searchsorted(t, tp + 1.0, "right"); j1 = np.searchsorted(t, tp + 2.5, "right")
                 tilt = lambda g: np.degrees(np.arccos(np.clip(g @ u / np.linalg.norm(g), -1, 1)))
-                model, x = "waist-upright", inputs(f, tilt(xyz[i0:i1].mean(0)), tilt(xyz[j0:j1].mean(0)), True)
+                model, x = "waist-upright", inputs(f[:7], tilt(xyz[i0:i1].mean(0)), tilt(xyz[j0:j1].mean(0)), True)
             else:
-                model, x = "waist", inputs(f)
+                model, x = "waist", inputs(f[:7])
             s = score(model, x)
             if s >= MODELS[model]["thr"]:
                 fire = (tdec, tp, s, model); break

@@ -22,6 +22,13 @@ import Darwin
 ///    Gates: the gravity direction turned ≥ 20° and the std of |a| after is < 0.5 g. Then a logistic model
 ///    (`FallModel`, coefficients fitted by tools/fall and hard-coded there) scores it; a fall when the score ≥ the
 ///    model's threshold.
+///    **Wrist** (`FallWindows.wrist`): the arm swings and claps, so the turn says little; what says more is whether
+///    it comes to rest in a *new* posture. The track keeps the mean vectors of its last 1 s posture blocks (those of
+///    step 3); the earlier-posture angle is the smallest angle between the posture after and any block of
+///    [tp-10, tp-0.5] s (90° if none): a fallen arm lies in a posture it did not hold before, hands lowered after
+///    clapping, raising them or a phone call return to one they held seconds earlier. Gates: mean | |a|-1 | after
+///    < 0.5 g and that angle ≥ 5° (no turn gate). Model inputs: that angle, the activity before (clapping, hopping, jogging), the
+///    impact energy and the stillness after.
 /// 3. **Upright** (body-worn sensors only): the mean direction of gravity during sustained walking is learned
 ///    online (`FallUprightLearning`, ≈ 7 s of walking); once known, the model also uses how far from upright the
 ///    body was before (already lying, e.g. turning over in bed: not a fall) and after (lying).
@@ -42,7 +49,7 @@ import Darwin
 ///
 /// ## Parameters (`detectors.fall`, defaults in brackets)
 /// - `waistTriggerG` [1.8], `wristTriggerG` [2.2]: |a| that makes a candidate impact (g).
-/// - `waistThreshold` [0], `wristThreshold` [-0.5]: the logistic score at or above which a candidate is a fall
+/// - `waistThreshold` [0], `wristThreshold` [-0.25]: the logistic score at or above which a candidate is a fall
 ///   (higher: fewer false alarms, more missed falls).
 /// - `learnUpright` [true]: learn the upright direction of body-worn sensors.
 /// - `stillLyingSeconds` [30], `watchSeconds` [300], `refractorySeconds` [30], `maxGapSeconds` [5].
@@ -51,7 +58,7 @@ import Darwin
 /// Leave-one-subject-out figures (odd subjects of the tuning sets): see `tools/fall/README.md`.
 ///
 /// Hot path: one `FallTrack` per accepted signal, inline in an array indexed by a slot table; its ring (sized for
-/// 400 Hz × 5.5 s) is allocated in `accepts` and freed in `deinit`; `process` does not allocate, lock or log.
+/// 400 Hz × 5.5 s) and its 16 posture blocks are allocated in `accepts` and freed in `deinit`; `process` does not allocate, lock or log.
 public final class FallDetector: Detector {
     public static let name = "fall"
     public static let kinds: [DetectionKind] = [.fall]
@@ -96,6 +103,7 @@ public final class FallDetector: Detector {
         try r.finish()
         func configuration(_ model: FallModel, _ upright: FallModel?) -> FallTrackConfiguration {
             var c = FallTrackConfiguration(model: model, uprightModel: upright)
+            if model.inputs == .wrist { c.windows = .wrist }
             c.stillLyingSeconds = stillLying; c.watchSeconds = watch
             c.refractorySeconds = refractory; c.maxGapSeconds = maxGap
             return c
@@ -157,6 +165,7 @@ public final class FallDetector: Detector {
             d["stillnessG"] = .number(Self.round(f.postStd, 3))
             d["freeFallGs"] = .number(Self.round(f.dip, 3))
             if let post = f.postTilt { d["tiltAfterDegrees"] = .number(Self.round(post, 0)) }
+            if let e = f.earlierAngle { d["newPostureDegrees"] = .number(Self.round(e, 0)) }
             d["model"] = .string(upright ? "waist-upright" : (tracks[slot].config.model.name))
             d["score"] = .number(Self.round(score, 2))
             d["summary"] = .string("possible fall: an impact of \(JSONWriter.format(Self.round(f.peak, 1))) g, the body turned \(Int(f.angle.rounded()))° and lies still")

@@ -23,11 +23,35 @@ public struct FallWindows: Sendable, Equatable {
     /// Each posture window needs at least this many samples, else the candidate is dropped (data lost).
     public var minWindowSamples = 4
     /// Cheap gates before the model: the gravity direction turned at least `gateAngle` degrees and the body is
-    /// fairly still afterwards (standard deviation of |a| below `gatePostStd` g).
+    /// fairly still afterwards (standard deviation of |a| below `gatePostStd` g, mean | |a| - 1 | below
+    /// `gatePostDev` g).
     public var gateAngle = 20.0
     public var gatePostStd = 0.5
+    public var gatePostDev = Double.infinity
+    /// Earlier postures (0: not used): the smallest angle between the posture after and the mean acceleration
+    /// vector of any 1 s posture block (`FallUprightLearning.block`; ≥ 4 samples, spanning ≤ 1.5 block) that starts
+    /// at or after `tp - historySeconds` and ends at or before `tp - historyMargin` (90° when there is none).
+    public var historySeconds = 0.0
+    public var historyMargin = 0.5
+    /// Gate (with a history): the posture after differs from every earlier one by at least this many degrees (an
+    /// arm that rests exactly as before did not fall: a knock, a tap on the sensor). Applied when deciding only; the
+    /// model was fitted on the candidates below it too.
+    public var gateEarlierAngle = 0.0
 
     public init() {}
+
+    /// The wrist (tools/fall/features.py `WRIST`): no turn gate (the earlier-posture angle says more at the
+    /// wrist), the arm at rest after (mean | |a| - 1 | < 0.5 g), 10 s of earlier postures, and a posture after at
+    /// least 5° from each of them.
+    public static var wrist: FallWindows {
+        var w = FallWindows()
+        w.gateAngle = 0
+        w.gatePostStd = .infinity
+        w.gatePostDev = 0.5
+        w.historySeconds = 10
+        w.gateEarlierAngle = 5
+        return w
+    }
 
     /// How far back a decision looks (s).
     var lookBack: Double { max(preFrom, dipSpan, areaSpan) }
@@ -46,21 +70,30 @@ public struct FallFeatures: Sendable, Equatable {
     /// Tilt of the posture before / after from the learned upright direction (nil: not learned yet, or a wrist).
     public var preTilt: Double?
     public var postTilt: Double?
+    /// The smallest angle between the posture after and an earlier posture (`FallWindows.historySeconds`; nil when
+    /// not used, 90 when no earlier posture block is known).
+    public var earlierAngle: Double? = nil
 }
 
-/// A logistic fall model: `score = b + Σ wᵢ·xᵢ`, a fall when `score >= threshold`. Inputs `x`:
-/// 1 ln(peak), 2 angle/90, 3 ln(postDev + 0.02), 4 10·dip, 5 ln(preStd + 0.02), 6 2·area, and for the models that
-/// use the learned upright direction 7 max(0, preTilt - 45)/45 (already lying before: not a fall) and
-/// 8 min(postTilt, 75)/75 (lying after). Fitted by tools/fall (L2-regularised logistic regression on the odd SisFall
-/// / UMAFall subjects' candidates, leave-one-subject-out cross-validated; see docs in FallDetector).
+/// A logistic fall model: `score = b + Σ wᵢ·xᵢ`, a fall when `score >= threshold`. Inputs `x` (`Inputs`):
+/// - `body` (waist): 1 ln(peak), 2 angle/90, 3 ln(postDev + 0.02), 4 10·dip, 5 ln(preStd + 0.02), 6 2·area, and for
+///   the model that uses the learned upright direction 7 max(0, preTilt - 45)/45 (already lying before: not a fall)
+///   and 8 min(postTilt, 75)/75 (lying after);
+/// - `wrist`: 1 min(earlierAngle, 90)/90 (the arm rests in a posture it did not hold in the 10 s before: lying;
+///   not hands lowered after clapping, raising them or a call), 2 ln(preStd + 0.02) (busy before: clapping, hopping,
+///   jogging), 3 2·area (impact energy), 4 ln(postDev + 0.02) (the arm at rest after).
+/// Fitted by tools/fall (L2-regularised logistic regression on the odd SisFall / UMAFall subjects' candidates,
+/// leave-one-subject-out cross-validated; see docs in FallDetector).
 public struct FallModel: Sendable, Equatable {
+    public enum Inputs: Sendable, Equatable { case body, wrist }
     public var name: String
     public var trigger: Double
     public var weights: [Double]
     public var intercept: Double
     public var threshold: Double
+    public var inputs: Inputs = .body
 
-    public var usesUpright: Bool { weights.count == 8 }
+    public var usesUpright: Bool { inputs == .body && weights.count == 8 }
 
     /// Waist (belt), with the learned upright direction. SisFall odd subjects, 200 Hz and 50 Hz candidates.
     public static let waistUpright = FallModel(
@@ -70,14 +103,22 @@ public struct FallModel: Sendable, Equatable {
     public static let waist = FallModel(
         name: "waist", trigger: 1.8,
         weights: [2.3994, 5.5111, 0.3797, 0.4991, 1.2005, 5.6472], intercept: -5.3073, threshold: 0)
-    /// Wrist. UMAFall odd subjects (~20 Hz, irregular). The arm turns and claps: orientation says little here.
+    /// Wrist (with `FallWindows.wrist`). UMAFall odd subjects (~20 Hz, irregular). The arm turns and claps: the
+    /// turn says little here; whether it comes to rest in a new posture says more.
     public static let wrist = FallModel(
         name: "wrist", trigger: 2.2,
-        weights: [1.3321, 0.2229, -1.7789, 0.4022, -1.462, 1.5911], intercept: -10.7076, threshold: -0.5)
+        weights: [3.9113, -0.9203, 1.4055, -1.8031], intercept: -9.364, threshold: -0.25, inputs: .wrist)
 
     @inlinable
     public func score(_ f: FallFeatures) -> Double {
         var s = intercept
+        if inputs == .wrist {
+            s += weights[0] * min(f.earlierAngle ?? 90, 90) / 90
+            s += weights[1] * log(f.preStd + 0.02)
+            s += weights[2] * 2 * f.area
+            s += weights[3] * log(f.postDev + 0.02)
+            return s
+        }
         s += weights[0] * log(f.peak)
         s += weights[1] * f.angle / 90
         s += weights[2] * log(f.postDev + 0.02)

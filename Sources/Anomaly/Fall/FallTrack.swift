@@ -49,6 +49,14 @@ public struct FallTrackConfiguration: Sendable {
     }
 }
 
+/// The mean acceleration vector of one posture block (an upright-learning block of `FallUprightLearning.block` s)
+/// and when it started and closed.
+struct FallPostureBlock {
+    var start: Double
+    var end: Double
+    var x: Double, y: Double, z: Double
+}
+
 /// What one sample led to.
 public enum FallEvent: Equatable, Sendable {
     case none
@@ -98,6 +106,13 @@ public struct FallTrack {
     var ux = 0.0, uy = 0.0, uz = 0.0
     var updates = 0
 
+    // Earlier posture blocks (`FallWindows.historySeconds` > 0): start, end and mean vector of the last valid ones.
+    let historySpan: Double
+    var history: UnsafeMutablePointer<FallPostureBlock>
+    static let historyCapacity = 16
+    var historyHead = 0
+    var historyCount = 0
+
     // After a fall: watching for getting up.
     var watching = false
     var impactTime = 0.0
@@ -116,12 +131,15 @@ public struct FallTrack {
         let span = config.windows.lookBack + config.windows.postTo + 0.5
         ring = FallSampleRing(capacity: Int((maxRateHz * span).rounded(.up)))
         queue = .allocate(capacity: Self.queueCapacity)
+        historySpan = config.windows.historySeconds
+        history = .allocate(capacity: Self.historyCapacity)
     }
 
     /// Frees the ring and the queue (the owner calls it once, when it is done with the track).
     public func release() {
         ring.deallocate()
         queue.deallocate()
+        history.deallocate()
     }
 
     /// Whether the upright direction is known.
@@ -135,6 +153,7 @@ public struct FallTrack {
         queueCount = 0
         blockN = 0
         run = 0
+        historyCount = 0
         watching = false
         suppressUntil = -.infinity
     }
@@ -208,6 +227,11 @@ public struct FallTrack {
         let sd = max(0, baa / n - ma * ma).squareRoot()
         blockN = 0
         let valid = t - blockStart <= 1.5 * block && n >= 4
+        if valid && historySpan > 0 {
+            history[historyHead] = FallPostureBlock(start: blockStart, end: t, x: mx, y: my, z: mz)
+            historyHead = (historyHead + 1) & (Self.historyCapacity - 1)
+            historyCount = min(historyCount + 1, Self.historyCapacity)
+        }
         let active = valid && sd >= p.stdLow && sd <= p.stdHigh && abs(ma - 1) <= p.meanTolerance
         if active && run > 0 {
             let c = Self.cosine(mx, my, mz, prevX, prevY, prevZ)
@@ -270,7 +294,8 @@ public struct FallTrack {
                 postChecked = true
                 guard postN >= Double(w.minWindowSamples) else { return nil }
                 let m = postA / postN
-                guard max(0, postAA / postN - m * m).squareRoot() < w.gatePostStd else { return nil }
+                guard max(0, postAA / postN - m * m).squareRoot() < w.gatePostStd,
+                      postDev / postN < w.gatePostDev else { return nil }
             }
             if t >= tp - w.preFrom && t < tp - w.preTo {
                 preN += 1; preX += Double(e.x); preY += Double(e.y); preZ += Double(e.z); preA += a; preAA += a * a
@@ -291,6 +316,18 @@ public struct FallTrack {
         if knowsUpright {
             f.preTilt = Self.degrees(Self.cosine(preX, preY, preZ, ux, uy, uz))
             f.postTilt = Self.degrees(Self.cosine(postX, postY, postZ, ux, uy, uz))
+        }
+        if historySpan > 0 {
+            var best = 90.0, found = false
+            for k in 0..<historyCount {
+                let b = history[(historyHead - 1 - k) & (Self.historyCapacity - 1)]
+                guard b.start >= tp - historySpan else { break }   // older still: all earlier blocks are too
+                guard b.end <= tp - w.historyMargin else { continue }
+                let a = Self.degrees(Self.cosine(b.x, b.y, b.z, postX, postY, postZ))
+                if !found || a < best { best = a; found = true }
+            }
+            guard best >= w.gateEarlierAngle else { return nil }
+            f.earlierAngle = best
         }
         return f
     }

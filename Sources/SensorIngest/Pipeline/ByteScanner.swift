@@ -114,33 +114,30 @@ struct ByteScanner {
         return nil
     }
 
-    /// A string, unescaped into `out` (which is reset). Handles every JSON escape. nil when malformed.
+    /// A string, unescaped into `out` (which is reset). Handles every JSON escape; false when malformed.
+    /// Copies the runs between escapes with `memchr` + one block copy each (the common payload is long runs of
+    /// digits between `\"` escapes); unescaped text is never longer than its source, so reserving the rest of the
+    /// input is enough.
     @inlinable mutating func string(into out: ByteScratch) -> Bool {
         guard expect(UInt8(ascii: "\"")) else { return false }
-        let start = i
-        // Find the end first so that `out` is reserved once.
-        var j = i
-        var escaped = false
-        while j < n {
-            let c = p[j]
-            if c == UInt8(ascii: "\\") { escaped = true; j += 2; continue }
-            if c == UInt8(ascii: "\"") { break }
-            j += 1
-        }
-        guard j < n else { return false }
-        out.reserve(j - start)
+        out.reserve(n - i)
         out.count = 0
-        if !escaped {
-            out.base.copyMemory(from: p + start, byteCount: j - start)
-            out.count = j - start
-            i = j + 1
-            return true
-        }
         let o = out.base.assumingMemoryBound(to: UInt8.self)
         var k = 0
-        while i < j {
-            let c = p[i]
-            if c != UInt8(ascii: "\\") { o[k] = c; k += 1; i += 1; continue }
+        while true {
+            guard i < n, let qp = memchr(p + i, Int32(UInt8(ascii: "\"")), n - i) else { return false }
+            let quote = UnsafeRawPointer(qp).assumingMemoryBound(to: UInt8.self) - p
+            let bp = memchr(p + i, Int32(UInt8(ascii: "\\")), quote - i)
+            let runEnd = bp.map { UnsafeRawPointer($0).assumingMemoryBound(to: UInt8.self) - p } ?? quote
+            (o + k).update(from: p + i, count: runEnd - i)
+            k += runEnd - i
+            i = runEnd
+            if bp == nil {
+                i = quote + 1
+                out.count = k
+                return true
+            }
+            guard i + 1 < n else { return false }
             let e = p[i + 1]
             i += 2
             switch e {
@@ -151,10 +148,10 @@ struct ByteScanner {
             case UInt8(ascii: "b"): o[k] = 0x08
             case UInt8(ascii: "f"): o[k] = 0x0C
             case UInt8(ascii: "u"):
-                guard i + 4 <= j, var u = hex4(at: i) else { return false }
+                guard i + 4 <= n, var u = hex4(at: i) else { return false }
                 i += 4
                 if u >= 0xD800 && u < 0xDC00 {
-                    guard i + 6 <= j, p[i] == UInt8(ascii: "\\"), p[i + 1] == UInt8(ascii: "u"),
+                    guard i + 6 <= n, p[i] == UInt8(ascii: "\\"), p[i + 1] == UInt8(ascii: "u"),
                           let lo = hex4(at: i + 2), lo >= 0xDC00 && lo < 0xE000 else { return false }
                     i += 6
                     u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00)
@@ -176,9 +173,6 @@ struct ByteScanner {
             }
             k += 1
         }
-        out.count = k
-        i = j + 1
-        return true
     }
 
     @inlinable func hex4(at at: Int) -> UInt32? {
@@ -201,30 +195,56 @@ struct ByteScanner {
         return memcmp(p + range.lowerBound, key.utf8Start, range.count) == 0
     }
 
-    @usableFromInline static let powersOfTen: [Double] = (0...22).map { e in
-        var v = 1.0
-        for _ in 0..<e { v *= 10 }
-        return v
+    /// 10^e for 0 ≤ e ≤ 22, all exact in binary64 (a constant switch: no lazily initialised table per call).
+    @inlinable @inline(__always) static func powerOfTen(_ e: Int) -> Double {
+        switch e {
+        case 0: 1e0
+        case 1: 1e1
+        case 2: 1e2
+        case 3: 1e3
+        case 4: 1e4
+        case 5: 1e5
+        case 6: 1e6
+        case 7: 1e7
+        case 8: 1e8
+        case 9: 1e9
+        case 10: 1e10
+        case 11: 1e11
+        case 12: 1e12
+        case 13: 1e13
+        case 14: 1e14
+        case 15: 1e15
+        case 16: 1e16
+        case 17: 1e17
+        case 18: 1e18
+        case 19: 1e19
+        case 20: 1e20
+        case 21: 1e21
+        default: 1e22
+        }
     }
 
     /// A JSON number. Decimal numbers of up to 19 digits and 22 fraction digits take the exact fast path
     /// (integer mantissa divided by an exact power of ten: correctly rounded); everything else goes to `strtod`.
+    /// The loop runs on locals (the scanner's fields are written back once).
     @inlinable @inline(__always) mutating func number() -> Double? {
-        skipSpace()
+        let p = self.p
+        let n = self.n
+        var i = self.i
+        while i < n, p[i] == 0x20 || p[i] == 0x0A || p[i] == 0x0D || p[i] == 0x09 { i += 1 }
         let start = i
         var neg = false
         if i < n && p[i] == UInt8(ascii: "-") { neg = true; i += 1 }
         var mantissa: UInt64 = 0
-        var digits = 0
         let intStart = i
         while i < n {
             let d = p[i] &- 48
             if d > 9 { break }
             mantissa = mantissa &* 10 &+ UInt64(d)
-            digits += 1
             i += 1
         }
-        if i == intStart { i = start; return nil }
+        if i == intStart { return nil }
+        var digits = i - intStart
         var frac = 0
         if i < n && p[i] == UInt8(ascii: ".") {
             i += 1
@@ -233,17 +253,18 @@ struct ByteScanner {
                 let d = p[i] &- 48
                 if d > 9 { break }
                 mantissa = mantissa &* 10 &+ UInt64(d)
-                digits += 1
                 i += 1
             }
             frac = i - fracStart
-            if frac == 0 { i = start; return nil }
+            if frac == 0 { return nil }
+            digits += frac
         }
-        if i < n && (p[i] == UInt8(ascii: "e") || p[i] == UInt8(ascii: "E")) || digits > 19 || frac > 22
-            || mantissa > (1 << 53) {
+        if i < n && (p[i] | 0x20) == UInt8(ascii: "e") || digits > 19 || frac > 22 || mantissa > (1 << 53) {
+            self.i = start
             return slowNumber(from: start)
         }
-        let v = Double(mantissa) / ByteScanner.powersOfTen[frac]
+        self.i = i
+        let v = Double(mantissa) / ByteScanner.powerOfTen(frac)
         return neg ? -v : v
     }
 
@@ -269,14 +290,65 @@ struct ByteScanner {
         }
     }
 
-    /// An array of numbers appended to `out` (reset first).
+    /// An array of numbers appended to `out` (reset first). The common element (a plain decimal such as
+    /// `-0.0123`) is parsed inline on locals; anything else (exponent, long mantissa, spaces) goes through
+    /// `number()`. `out`'s storage is read into locals and written back once: per-element accesses to a class's
+    /// stored properties would each pay a dynamic exclusivity check in builds that keep them.
     @inlinable mutating func numberArray(into out: DoubleScratch) -> Bool {
         out.count = 0
         guard expect(UInt8(ascii: "[")) else { return false }
         if expect(UInt8(ascii: "]")) { return true }
+        var base = out.base
+        var capacity = out.capacity
+        var count = 0
+        defer { out.count = count }
+        let p = self.p
+        let n = self.n
         while true {
-            guard let v = number() else { return false }
-            out.append(v)
+            // Inline fast path: -?digits(.digits)? followed by ',' or ']'.
+            var j = i
+            var neg = false
+            if j < n && p[j] == UInt8(ascii: "-") { neg = true; j += 1 }
+            var mantissa: UInt64 = 0
+            let intStart = j
+            while j < n {
+                let d = p[j] &- 48
+                if d > 9 { break }
+                mantissa = mantissa &* 10 &+ UInt64(d)
+                j += 1
+            }
+            var digits = j - intStart
+            var frac = 0
+            if j < n && p[j] == UInt8(ascii: ".") {
+                j += 1
+                let fracStart = j
+                while j < n {
+                    let d = p[j] &- 48
+                    if d > 9 { break }
+                    mantissa = mantissa &* 10 &+ UInt64(d)
+                    j += 1
+                }
+                frac = j - fracStart
+                digits += frac
+            }
+            var v: Double
+            if digits > 0 && digits <= 19 && (frac > 0 || j == intStart + digits) && frac <= 22
+                && mantissa <= (1 << 53) && j < n && (p[j] == UInt8(ascii: ",") || p[j] == UInt8(ascii: "]")) {
+                v = Double(mantissa) / ByteScanner.powerOfTen(frac)
+                if neg { v = -v }
+                i = j
+            } else {
+                guard let slow = number() else { return false }
+                v = slow
+            }
+            if count == capacity {
+                out.count = count
+                out.grow()
+                base = out.base
+                capacity = out.capacity
+            }
+            base[count] = v
+            count += 1
             skipSpace()
             guard i < n else { return false }
             let c = p[i]

@@ -226,11 +226,16 @@ public enum SPSCRing<Element: BitwiseCopyable> {
             return head != cachedTail
         }
 
-        /// Waits until an element is available or `timeoutNanoseconds` pass; parks on a futex instead of spinning.
-        /// Returns true when elements are available.
-        public mutating func wait(timeoutNanoseconds: Int64) -> Bool {
-            // A short optimistic re-check before paying for the park.
-            for _ in 0..<32 where hasElements() { return true }
+        /// Waits until an element is available or `timeoutNanoseconds` pass. First re-checks the ring
+        /// `spinChecks` times (default 4096 acquire loads, a few microseconds: a producer mid-burst publishes again
+        /// that soon, and a park costs a membarrier plus a futex wake on the producer), then parks on a futex: no
+        /// spinning consumer on a quiet ring. Returns true when elements are available.
+        public mutating func wait(timeoutNanoseconds: Int64, spinChecks: Int = 4096) -> Bool {
+            var checks = 0
+            while checks < spinChecks {
+                if hasElements() { return true }
+                checks += 1
+            }
             let word = UnsafeMutableRawPointer(storage.parked).assumingMemoryBound(to: UInt32.self)
             storage.parked.pointee.store(1, ordering: .sequentiallyConsistent)
             if !storage.producerNeedsFence { _ = cm_membarrier_heavy() }
