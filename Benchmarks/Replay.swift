@@ -29,48 +29,78 @@ enum ReplayBenchmark {
             _ = cmb_accel_scan(capture.bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), capture.bytes.count)
 
             var swift = Repeats(), allocs: UInt64 = 0
+            var bestPass: ReplayPass?
             note("replay: \(passes) passes over \(files.samples) samples")
             for _ in 0..<passes {
                 let a0 = cm_alloc_count()
-                let (seconds, counts) = replayOnce(files.capturePath)
+                let pass = replayOnce(files.capturePath)
                 allocs = cm_alloc_count() - a0
+                let counts = pass.counts
                 guard counts.samples == files.samples, counts.rejected == 0, counts.dropped == 0 else {
                     fail("replay counted \(counts) for a capture of \(files.samples) samples")
                 }
-                swift.append(Double(files.samples) / seconds)
+                swift.append(Double(files.samples) / pass.seconds)
+                if bestPass.map({ pass.seconds < $0.seconds }) ?? true { bestPass = pass }
             }
-            var reader = Repeats()
-            for _ in 0..<passes { reader.append(Double(files.samples) / readerOnce(capture)) }
-            var c = Repeats()
+            let n = Double(files.samples)
+            if options.only.contains("replay_pipeline_only") {   // for profiling the pipeline alone
+                note("replay_pipeline_only: best \(swift.best) samples/s; feeder \(bestPass!.feederCPU) s, detector \(bestPass!.consumerCPU) s CPU")
+                return
+            }
+            var protoLibDecode = Repeats(), protoAll = Repeats()
+            var protoLibBest: ReplayPass?, protoAllBest: ReplayPass?
             for _ in 0..<passes {
-                let t0 = cmb_now_ns()
+                let a = ProtoReplay.run(capture, libraryDecoders: true)
+                protoLibDecode.append(n / a.seconds)
+                if protoLibBest.map({ a.seconds < $0.seconds }) ?? true { protoLibBest = a }
+                let b = ProtoReplay.run(capture, libraryDecoders: false)
+                protoAll.append(n / b.seconds)
+                if protoAllBest.map({ b.seconds < $0.seconds }) ?? true { protoAllBest = b }
+            }
+            // The detector thread's own work, alone: DetectorEngine.process over the capture's samples (4 signals).
+            var detector = TimedRepeats()
+            for _ in 0..<passes { detector.append(detectorOnce(samples: files.samples), items: n) }
+            var reader = TimedRepeats(), proto = TimedRepeats(), c = TimedRepeats()
+            for _ in 0..<passes {
+                reader.append(readerOnce(capture, expected: files.samples), items: n)
+                proto.append(prototypeReaderOnce(capture, expected: files.samples), items: n)
+                let t0 = cmb_now_ns(), c0 = cmb_thread_cpu_ns()
                 let r = cmb_accel_scan(capture.bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), capture.bytes.count)
-                let seconds = Double(cmb_now_ns() - t0) / 1e9
+                let timing = Timing(wall: Double(cmb_now_ns() - t0) / 1e9, cpu: Double(cmb_thread_cpu_ns() - c0) / 1e9)
                 guard Int(r.samples) == files.samples else { fail("the C scan found \(r.samples) samples, expected \(files.samples)") }
-                c.append(Double(r.samples) / seconds)
+                c.append(timing, items: n)
             }
             var s = JSONLine(bench: "replay", impl: "swift_replay_pipeline")
             s.add("samples_per_s_best", swift.best)
             s.add("samples_per_s_median", swift.median)
             s.add("ns_per_sample_best", 1e9 / swift.best)
-            s.add("allocs_per_sample", Double(allocs) / Double(files.samples), digits: 4)
+            s.add("feeder_cpu_ns_per_sample", bestPass!.feederCPU * 1e9 / n)
+            s.add("detector_cpu_ns_per_sample", bestPass!.consumerCPU * 1e9 / n)
+            s.add("allocs_per_sample", Double(allocs) / n, digits: 4)
             s.add("passes", passes)
             s.add("goal_samples_per_s", 20_000_000)
             s.emit()
-            var r = JSONLine(bench: "replay", impl: "swift_line_reader_and_fast_path_only")
-            r.add("samples_per_s_best", reader.best)
-            r.add("samples_per_s_median", reader.median)
-            r.add("ns_per_sample_best", 1e9 / reader.best)
-            r.add("passes", passes)
-            r.emit()
-            var cl = JSONLine(bench: "replay", impl: "c_accel_scan")
-            cl.add("samples_per_s_best", c.best)
-            cl.add("samples_per_s_median", c.median)
-            cl.add("ns_per_sample_best", 1e9 / c.best)
-            cl.add("passes", passes)
-            cl.emit()
+            for (impl, r, best, changes) in [
+                ("prototype_pipeline_library_decoders", protoLibDecode, protoLibBest!, "3,4,5"),
+                ("prototype_pipeline_prototype_decoders", protoAll, protoAllBest!, "1,2,3,4,5"),
+            ] {
+                var line = JSONLine(bench: "replay", impl: impl)
+                line.add("samples_per_s_best", r.best)
+                line.add("samples_per_s_median", r.median)
+                line.add("ns_per_sample_best", 1e9 / r.best)
+                line.add("feeder_cpu_ns_per_sample", best.feederCPU * 1e9 / n)
+                line.add("detector_cpu_ns_per_sample", best.consumerCPU * 1e9 / n)
+                line.add("passes", passes)
+                line.add("changes", changes)
+                line.emit()
+            }
+            detector.emit(bench: "replay", impl: "swift_detector_engine_process_only")
+            reader.emit(bench: "replay", impl: "swift_line_reader_and_fast_path_only")
+            proto.emit(bench: "replay", impl: "prototype_line_reader_and_fast_path_only",
+                       extra: ("changes", "Benchmarks/Prototype: memchr unescape, switch powers of ten"))
+            c.emit(bench: "replay", impl: "c_accel_scan")
             var ratio = JSONLine(bench: "replay", impl: "swift_replay_pipeline/c_accel_scan")
-            ratio.add("ratio_best", swift.best / c.best)
+            ratio.add("ratio_best", swift.best / c.wall.best)
             ratio.add("goal_ratio", 0.4)
             ratio.emit()
         }
@@ -78,29 +108,70 @@ enum ReplayBenchmark {
     }
 
     /// One replay as `careMonitord replay` runs it: the feeder on this thread, the detector thread consuming.
-    static func replayOnce(_ path: String) -> (seconds: Double, counts: IngestCounts) {
+    static func replayOnce(_ path: String) -> ReplayPass {
         let pipeline = IngestPipeline(routing: WearableAccelRouting(), backpressure: .wait)
-        let engine = Handoff(DetectorEngine())
-        let t0 = cmb_now_ns()
-        let consumer = OSThread(name: "replay-detector") { pipeline.runConsumer(engine.value) }
+        let engine = Handoff(makeBenchmarkDetectorEngine(signals: pipeline.registry))
+        let consumerCPU = RunRecord()
+        let t0 = cmb_now_ns(), c0 = cmb_thread_cpu_ns()
+        let consumer = OSThread(name: "replay-detector") {
+            let c0 = cmb_thread_cpu_ns()
+            pipeline.runConsumer(engine.value)
+            consumerCPU.endNs = cmb_thread_cpu_ns() - c0
+        }
         let replay = CaptureReplay(pipeline: pipeline) { file, line, problem in note("\(file):\(line): \(problem)") }
         do {
             let malformed = try replay.feed(files: [path])
             if malformed > 0 { fail("\(malformed) malformed lines in \(path)") }
         } catch { fail("\(error)") }
+        let feederCPU = cmb_thread_cpu_ns() - c0
         consumer.join()
         let seconds = Double(cmb_now_ns() - t0) / 1e9
         precondition(engine.value.samples == pipeline.counts.samples, "the detector did not see every sample")
-        return (seconds, pipeline.counts)
+        return ReplayPass(seconds: seconds, feederCPU: Double(feederCPU) / 1e9, consumerCPU: Double(consumerCPU.endNs) / 1e9,
+                          counts: pipeline.counts)
+    }
+
+    struct ReplayPass {
+        var seconds: Double
+        var feederCPU: Double
+        var consumerCPU: Double
+        var counts: IngestCounts
+    }
+
+    /// DetectorEngine.process on one thread over synthetic accel samples of 4 wrist signals at 200 Hz.
+    static func detectorOnce(samples: Int) -> Timing {
+        let registry = SignalRegistry()
+        let ids = (0..<4).map { d in
+            registry.id(device: "band\(d)", channel: nil, kind: .acceleration, topic: AccelTrafficGenerator.topic(device: d),
+                        sourceIndex: 0, placement: "wrist")
+        }
+        let engine = makeBenchmarkDetectorEngine(signals: registry)
+        // Noise drawn beforehand (4096 values, cycled) so that the loop times the engine, not the random source.
+        var random = SplitMix(state: 11)
+        let noise = (0..<4096).map { _ in Float(random.gaussian(sigma: 0.03)) }
+        let t0 = cmb_now_ns(), c0 = cmb_thread_cpu_ns()
+        noise.withUnsafeBufferPointer { noise in
+            var i = 0
+            while i < samples {
+                let k = i / 400, d = (i / 100) & 3, j = i % 100
+                let t = AccelTrafficGenerator.batchTime(k) + Double(j) / AccelTrafficGenerator.hz
+                let x = noise[i & 4095], z = 0.05 + noise[(i &+ 1) & 4095]
+                engine.process(Sample(signal: ids[d], time: t, x: x, y: -1, z: z))
+                i += 1
+            }
+        }
+        let timing = Timing(wall: Double(cmb_now_ns() - t0) / 1e9, cpu: Double(cmb_thread_cpu_ns() - c0) / 1e9)
+        precondition(engine.samples == samples)
+        return timing
     }
 
     /// The feeder's decoding alone (capture line + accel fast path, no routing, ring or detector): where the time goes.
-    static func readerOnce(_ capture: MappedFile) -> Double {
+    static func readerOnce(_ capture: MappedFile, expected: Int) -> Timing {
         let reader = CaptureLineReader()
         let fast = AccelFastPath()
         var samples = 0
         var checksum = 0.0
-        let t0 = cmb_now_ns()
+        let t0 = cmb_now_ns(), c0 = cmb_thread_cpu_ns()
         let bytes = capture.bytes
         let base = bytes.baseAddress!
         var offset = 0
@@ -115,9 +186,38 @@ enum ReplayBenchmark {
             }
             offset = end + 1
         }
-        let seconds = Double(cmb_now_ns() - t0) / 1e9
+        let timing = Timing(wall: Double(cmb_now_ns() - t0) / 1e9, cpu: Double(cmb_thread_cpu_ns() - c0) / 1e9)
         withUnsafePointer(to: &checksum) { cmb_black_hole($0) }
-        return seconds * (samples > 0 ? 1 : .nan)
+        guard samples == expected else { fail("the reader decoded \(samples) samples, expected \(expected)") }
+        return timing
+    }
+
+    /// The same loop as `readerOnce` over the benchmark's prototype copies (Benchmarks/Prototype/) that carry the
+    /// decoding changes recommended for SensorIngest: the figure they would give.
+    static func prototypeReaderOnce(_ capture: MappedFile, expected: Int) -> Timing {
+        let reader = ProtoLineReader()
+        let fast = ProtoAccelFastPath()
+        var samples = 0
+        var checksum = 0.0
+        let t0 = cmb_now_ns(), c0 = cmb_thread_cpu_ns()
+        let bytes = capture.bytes
+        let base = bytes.baseAddress!
+        var offset = 0
+        while offset < bytes.count {
+            let nl = memchr(base + offset, 0x0A, bytes.count - offset)
+            let end = nl.map { UnsafeRawPointer($0) - base } ?? bytes.count
+            _ = reader.read(UnsafeRawBufferPointer(start: base + offset, count: end - offset)) { line in
+                if let batch = fast.scan(line.payload) {
+                    samples += batch.count
+                    checksum += fast.x[0] + fast.y[batch.count - 1]
+                }
+            }
+            offset = end + 1
+        }
+        let timing = Timing(wall: Double(cmb_now_ns() - t0) / 1e9, cpu: Double(cmb_thread_cpu_ns() - c0) / 1e9)
+        withUnsafePointer(to: &checksum) { cmb_black_hole($0) }
+        guard samples == expected else { fail("the reader decoded \(samples) samples, expected \(expected)") }
+        return timing
     }
 
     static func rolling(_ files: AccelCaptureFiles, passes: Int) {
@@ -134,21 +234,14 @@ enum ReplayBenchmark {
         }
         close(fd)
         note("rolling: \(passes) passes over \(n) doubles")
-        var c = Repeats()
+        var c = TimedRepeats()
         for _ in 0..<passes {
-            let t0 = cmb_now_ns()
+            let t0 = cmb_now_ns(), c0 = cmb_thread_cpu_ns()
             let r = cmb_rolling_stats(values, n, 256)
-            let seconds = Double(cmb_now_ns() - t0) / 1e9
+            let timing = Timing(wall: Double(cmb_now_ns() - t0) / 1e9, cpu: Double(cmb_thread_cpu_ns() - c0) / 1e9)
             precondition(Int(r.samples) == n && r.checksum.isFinite, "the rolling reference failed")
-            c.append(Double(n) / seconds)
+            c.append(timing, items: Double(n))
         }
-        var line = JSONLine(bench: "rolling_stats", impl: "c_mean_var_min_max_ewma")
-        line.add("samples_per_s_best", c.best)
-        line.add("samples_per_s_median", c.median)
-        line.add("ns_per_sample_best", 1e9 / c.best)
-        line.add("window", 256)
-        line.add("samples", n)
-        line.add("passes", passes)
-        line.emit()
+        c.emit(bench: "rolling_stats", impl: "c_mean_var_min_max_ewma", extra: ("window", "256"))
     }
 }

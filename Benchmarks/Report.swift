@@ -64,6 +64,35 @@ struct Repeats {
     var best: Double { values.max() ?? .nan }
 }
 
+/// Wall and thread-CPU seconds of one single-threaded pass.
+struct Timing {
+    var wall: Double
+    var cpu: Double
+}
+
+/// Rates of repeated single-threaded passes, by wall clock and by the thread's CPU time (the CPU-time rate is
+/// what the code does when another process takes the core for a while: other builds share this machine).
+struct TimedRepeats {
+    var wall = Repeats()
+    var cpu = Repeats()
+
+    mutating func append(_ t: Timing, items: Double) {
+        wall.append(items / t.wall)
+        cpu.append(items / t.cpu)
+    }
+
+    func emit(bench: String, impl: String, extra: (String, String)? = nil) {
+        var line = JSONLine(bench: bench, impl: impl)
+        line.add("samples_per_s_best", wall.best)
+        line.add("samples_per_s_median", wall.median)
+        line.add("samples_per_cpu_s_best", cpu.best)
+        line.add("ns_per_sample_best", 1e9 / wall.best)
+        line.add("passes", wall.values.count)
+        if let (k, v) = extra { line.add(k, v) }
+        line.emit()
+    }
+}
+
 /// Progress and diagnostics go to stderr, never into the JSON stream.
 func note(_ text: String) {
     FileOutput.standardError.writeLine("careMonitordBenchmarks: \(text)")
@@ -98,4 +127,31 @@ extension String {
         while let c = s.last, c == " " || c == "\t" || c == "\n" { s.removeLast() }
         return String(s)
     }
+}
+
+/// (busy, total) jiffies of all CPUs from the first line of /proc/stat.
+func cpuJiffies() -> (busy: Double, total: Double) {
+    guard let f = fopen("/proc/stat", "r") else { return (0, 0) }
+    defer { fclose(f) }
+    var line: UnsafeMutablePointer<CChar>?
+    var cap = 0
+    defer { free(line) }
+    guard getline(&line, &cap, f) > 0 else { return (0, 0) }
+    let fields = String(cString: line!).split(separator: " ").dropFirst().compactMap { Double($0) }
+    guard fields.count >= 5 else { return (0, 0) }
+    let total = fields.prefix(8).reduce(0, +)
+    return (total - fields[3] - fields[4], total)
+}
+
+/// Percentage of all CPUs busy during `seconds` (this process is idle meanwhile: it measures the others).
+func machineBusyPercent(over seconds: Double) -> Double {
+    let a = cpuJiffies()
+    usleep(UInt32(seconds * 1e6))
+    let b = cpuJiffies()
+    return b.total > a.total ? 100 * (b.busy - a.busy) / (b.total - a.total) : .nan
+}
+
+func loadAverage1m() -> Double {
+    var l = [0.0, 0.0, 0.0]
+    return getloadavg(&l, 3) > 0 ? l[0] : .nan
 }

@@ -31,7 +31,9 @@ final class LatencyBuffer: @unchecked Sendable {
 /// CLOCK_MONOTONIC just before `push`; the consumer reads the clock right after `pop` and, when the ring is empty,
 /// parks in `wait(timeoutNanoseconds:)` (futex) as the detector thread does. Producer on CPU 0, consumer on CPU 1.
 enum RingLatencyBenchmark {
-    static func measure(items: Int, periodNs: UInt64?, capacity: Int) -> LatencyBuffer {
+    /// `spinBeforeParkNs` > 0: the consumer checks the ring for that long before calling `wait` (the prototype of
+    /// the recommended change to `SPSCRing.Consumer.wait`); 0: it calls `wait` at once, as the library does.
+    static func measure(items: Int, periodNs: UInt64?, capacity: Int, spinBeforeParkNs: UInt64 = 0) -> LatencyBuffer {
         let storage = SPSCRing<Sample>.make(capacity: capacity)
         let gate = StartGate()
         let buffer = LatencyBuffer(count: items)
@@ -48,6 +50,15 @@ enum RingLatencyBenchmark {
                     out[k] = cmb_now_ns() &- base &- UInt64(e.value)
                     k &+= 1
                 } else {
+                    if spinBeforeParkNs > 0 {
+                        let deadline = cmb_now_ns() + spinBeforeParkNs
+                        var ready = false
+                        while !ready && cmb_now_ns() < deadline {
+                            cmb_cpu_relax()
+                            ready = c.hasElements()
+                        }
+                        if ready { continue }
+                    }
                     waits &+= 1
                     _ = c.wait(timeoutNanoseconds: 100_000_000)
                 }
@@ -83,15 +94,17 @@ enum RingLatencyBenchmark {
 
     static func run(_ options: Options) {
         let capacity = 1 << 16
-        let runs: [(mode: String, period: UInt64?, items: Int)] = [
-            ("paced_10us", 10_000, options.scaled(100_000)),
-            ("back_to_back", nil, options.scaled(2_000_000)),
+        let runs: [(mode: String, period: UInt64?, items: Int, spin: UInt64)] = [
+            ("paced_10us", 10_000, options.scaled(100_000), 0),
+            ("back_to_back", nil, options.scaled(2_000_000), 0),
+            ("paced_10us", 10_000, options.scaled(100_000), 50_000),
         ]
         for r in runs {
-            note("latency: \(r.mode), \(r.items) items")
-            let b = measure(items: r.items, periodNs: r.period, capacity: capacity)
+            note("latency: \(r.mode), \(r.items) items\(r.spin > 0 ? ", spin \(r.spin) ns before parking" : "")")
+            let b = measure(items: r.items, periodNs: r.period, capacity: capacity, spinBeforeParkNs: r.spin)
             let q = b.percentiles()
-            var line = JSONLine(bench: "ring_latency_\(r.mode)", impl: "swift")
+            var line = JSONLine(bench: "ring_latency_\(r.mode)",
+                                impl: r.spin > 0 ? "swift_prototype_spin_\(r.spin / 1000)us_then_park" : "swift")
             line.add("ns_p50", q.p50)
             line.add("ns_p99", q.p99)
             line.add("ns_p999", q.p999)
@@ -101,7 +114,7 @@ enum RingLatencyBenchmark {
             line.add("consumer_waits", b.waits)
             if let p = r.period { line.add("push_period_ns", Int(p)) }
             line.add("ring_slots", capacity)
-            line.add("parking", "futex via wait(timeoutNanoseconds:)")
+            line.add("parking", r.spin > 0 ? "spin \(r.spin) ns, then wait(timeoutNanoseconds:)" : "wait(timeoutNanoseconds:) at once")
             line.emit()
         }
     }

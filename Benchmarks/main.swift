@@ -15,11 +15,16 @@ import Glibc
 /// `--scale` multiplies the work of every figure (default 1: a full run stays under two minutes on 2 cores);
 /// `--samples` is the size of the generated capture for replay and rolling (default 6,000,000, as the contract
 /// check uses); environment variables CM_BENCH_SCALE, CM_BENCH_SAMPLES, CM_BENCH_REPEATS do the same.
+/// `--only replay,replay_pipeline_only` runs just the library replay passes (for a profiler); CM_BENCH_DEBUG=1 prints
+/// every ring run (rate, preemptions) on stderr.
+///
+/// Other processes share the machine's 2 cores: the `env` line says how busy it was before the run, the ring
+/// figures count preemptions, single-threaded figures also give a rate per CPU second.
 struct Options {
     var only: Set<String> = ["ring", "latency", "alloc", "replay", "rolling", "live"]
     var scale = 1.0
     var samples = 6_000_000
-    var repeats = 5
+    var repeats = 9
     var captureDir = "/tmp/careMonitord-bench"
 
     static let usage = """
@@ -69,6 +74,9 @@ env.add("kernel", kernelRelease())
 env.add("build", "release -Ounchecked")
 env.add("scale", options.scale)
 env.add("sample_bytes", MemoryLayout<Sample>.stride)
+// Other processes share these cores (builds, tests): say how busy the machine was just before the run.
+env.add("machine_busy_pct_before", machineBusyPercent(over: 0.5), digits: 1)
+env.add("loadavg_1m", loadAverage1m(), digits: 2)
 env.emit()
 
 guard MemoryLayout<Sample>.stride == MemoryLayout<cmb_sample>.stride else {
@@ -80,4 +88,5 @@ if options.only.contains("ring") { RingThroughputBenchmark.run(options) }
 if options.only.contains("latency") { RingLatencyBenchmark.run(options) }
 if options.only.contains("alloc") { AllocationBenchmark.run(options) }
 if options.only.contains("replay") || options.only.contains("rolling") { ReplayBenchmark.run(options) }
+if !options.only.isDisjoint(with: ["rolling", "stats", "detectors"]) { StatisticsBenchmark.run(options) }
 if options.only.contains("live") { LiveIngestBenchmark.run(options) }

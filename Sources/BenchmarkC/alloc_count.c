@@ -92,6 +92,11 @@ int cmb_pin_current_thread(int cpu) {
     return pthread_setaffinity_np(pthread_self(), sizeof set, &set);
 }
 
+uint64_t cmb_thread_preemptions(void) {
+    struct rusage u;
+    return getrusage(RUSAGE_THREAD, &u) == 0 ? (uint64_t)u.ru_nivcsw : 0;
+}
+
 uint64_t cmb_spin_until(uint64_t deadline_ns) {
     uint64_t t;
     while ((t = cmb_now_ns()) < deadline_ns) __builtin_ia32_pause();

@@ -14,6 +14,7 @@
 typedef struct ring {
     _Alignas(CMB_LINE) _Atomic uint64_t tail;      /* published by the producer */
     _Alignas(CMB_LINE) _Atomic uint64_t head;      /* published by the consumer */
+    _Alignas(CMB_LINE) _Atomic uint32_t parked;    /* the consumer's futex word (only read here: it never parks) */
     _Alignas(CMB_LINE) cmb_sample *slots;          /* read-only after setup */
     uint64_t mask;
 } ring;
@@ -24,7 +25,10 @@ typedef struct producer {
     ring *r;
     cmb_sample *slots;
     uint64_t mask, next, published, cached_head;
+    int park_check;
 } producer;
+
+static __attribute__((noinline)) void wake_consumer(ring *r) { atomic_store_explicit(&r->parked, 0, memory_order_relaxed); }
 
 typedef struct consumer {
     ring *r;
@@ -48,6 +52,11 @@ static inline void ring_publish(producer *p) {
     if (p->next == p->published) return;
     p->published = p->next;
     atomic_store_explicit(&p->r->tail, p->next, memory_order_release);
+    /* The Swift ring's wake-up check (with membarrier on the consumer side, a compiler barrier suffices here). */
+    if (p->park_check) {
+        atomic_signal_fence(memory_order_seq_cst);
+        if (atomic_load_explicit(&p->r->parked, memory_order_relaxed) != 0) wake_consumer(p->r);
+    }
 }
 
 static inline int ring_pop(consumer *c, cmb_sample *out) {
@@ -80,12 +89,14 @@ typedef struct run_ctx {
     ring *r;
     uint64_t items;
     uint32_t batch;
+    int park_check;
     int cpu[2];
     _Atomic int ready;
     _Atomic int go;
     uint64_t t0, t1;
     double checksum;
     uint64_t full_spins;
+    _Atomic uint64_t preemptions;
 } run_ctx;
 
 static void gate(run_ctx *x) {
@@ -95,10 +106,11 @@ static void gate(run_ctx *x) {
 
 static void *producer_main(void *arg) {
     run_ctx *x = arg;
-    producer pr = { .r = x->r, .slots = x->r->slots, .mask = x->r->mask };
+    producer pr = { .r = x->r, .slots = x->r->slots, .mask = x->r->mask, .park_check = x->park_check };
     producer *r = &pr;
     cmb_pin_current_thread(x->cpu[0]);
     gate(x);
+    uint64_t preempted = cmb_thread_preemptions();
     x->t0 = cmb_now_ns();
     uint64_t spins = 0;
     cmb_sample s = { 0, 0.5, 0.1f, -1.0f, 0.05f, 1 };
@@ -120,6 +132,7 @@ static void *producer_main(void *arg) {
         }
     }
     x->full_spins = spins;
+    atomic_fetch_add(&x->preemptions, cmb_thread_preemptions() - preempted);
     return NULL;
 }
 
@@ -129,6 +142,7 @@ static void *consumer_main(void *arg) {
     consumer *r = &co;
     cmb_pin_current_thread(x->cpu[1]);
     gate(x);
+    uint64_t preempted = cmb_thread_preemptions();
     double sum = 0;
     uint64_t got = 0;
     if (x->batch <= 1) {
@@ -139,11 +153,13 @@ static void *consumer_main(void *arg) {
     }
     x->t1 = cmb_now_ns();
     x->checksum = sum;
+    atomic_fetch_add(&x->preemptions, cmb_thread_preemptions() - preempted);
     return NULL;
 }
 
-cmb_ring_run cmb_ring_throughput(uint64_t items, uint32_t capacity, uint32_t batch, int producer_cpu, int consumer_cpu) {
-    cmb_ring_run out = { 0, 0, items, 0 };
+cmb_ring_run cmb_ring_throughput(uint64_t items, uint32_t capacity, uint32_t batch, int park_check, int producer_cpu,
+                                 int consumer_cpu) {
+    cmb_ring_run out = { 0, 0, items, 0, 0 };
     ring *r = aligned_alloc(CMB_LINE, sizeof(ring));
     cmb_sample *slots = aligned_alloc(CMB_LINE, (size_t)capacity * sizeof(cmb_sample));
     if (r == NULL || slots == NULL || capacity < 2 || (capacity & (capacity - 1)) != 0) { free(r); free(slots); return out; }
@@ -152,9 +168,11 @@ cmb_ring_run cmb_ring_throughput(uint64_t items, uint32_t capacity, uint32_t bat
     r->mask = capacity - 1;
     atomic_init(&r->tail, 0);
     atomic_init(&r->head, 0);
-    run_ctx x = { .r = r, .items = items, .batch = batch, .cpu = { producer_cpu, consumer_cpu } };
+    atomic_init(&r->parked, 0);
+    run_ctx x = { .r = r, .items = items, .batch = batch, .park_check = park_check, .cpu = { producer_cpu, consumer_cpu } };
     atomic_init(&x.ready, 0);
     atomic_init(&x.go, 0);
+    atomic_init(&x.preemptions, 0);
     pthread_t pt, ct;
     pthread_create(&ct, NULL, consumer_main, &x);
     pthread_create(&pt, NULL, producer_main, &x);
@@ -165,6 +183,7 @@ cmb_ring_run cmb_ring_throughput(uint64_t items, uint32_t capacity, uint32_t bat
     out.seconds = (double)(x.t1 - x.t0) / 1e9;
     out.checksum = x.checksum;
     out.producer_full_spins = x.full_spins;
+    out.preemptions = atomic_load(&x.preemptions);
     free(slots);
     free(r);
     return out;

@@ -11,12 +11,17 @@ public struct EscalationConfig: Sendable {
     public var notifiers: [String: any NotifierConfiguration]
     public var journal: JournalSettings
     public var targets: ResponseTargets
+    /// When and to whom the daily digest goes (`digest`).
+    public var digest: DigestSettings
+    /// The daily heartbeat to `technical` members and the optional heartbeat URL ping (`heartbeat`).
+    public var heartbeat: HeartbeatSettings
 
     public init(person: PersonProfile, members: [Member] = [], policies: PolicySet = PolicySet(),
                 notifiers: [String: any NotifierConfiguration] = [:], journal: JournalSettings = JournalSettings(),
-                targets: ResponseTargets = ResponseTargets()) {
+                targets: ResponseTargets = ResponseTargets(), digest: DigestSettings = DigestSettings(),
+                heartbeat: HeartbeatSettings = HeartbeatSettings()) {
         self.person = person; self.members = members; self.policies = policies; self.notifiers = notifiers
-        self.journal = journal; self.targets = targets
+        self.journal = journal; self.targets = targets; self.digest = digest; self.heartbeat = heartbeat
     }
 
     public func member(_ id: String) -> Member? { members.first { $0.id == id } }
@@ -34,6 +39,11 @@ public struct EscalationConfig: Sendable {
     }
 
     /// Decodes from a parsed value, collecting every problem in one pass.
+    ///
+    /// Top-level keys: `person`, `circle` (`members`, `weeklyTest`), `policies`, `notifiers`, `journal`, `targets`,
+    /// `digest` (`DigestSettings`: `at`, `members`, `roles`), `heartbeat` (`HeartbeatSettings`: `at`, `url`,
+    /// `every`). A member may have `weeklyTest` (`WeeklyTest`: `day`, `at`, `answerMinutes`, or true/false); a
+    /// policy may have `digest` (`at`, `members`, `roles`) for its digest-only kinds.
     public static func decode(_ root: JSONValue, positions: [String: JSONPosition] = [:], file: String? = nil,
                               registry: NotifierRegistry = .standard) -> Result<EscalationConfig, EscalationConfigError> {
         var r = ConfigReader(positions: positions)
@@ -47,7 +57,7 @@ public struct EscalationConfig: Sendable {
             if root.isNull { r.fail("", "expected an object") }
             return nil
         }
-        r.allowOnly(top, ["person", "circle", "policies", "notifiers", "journal", "targets"], "")
+        r.allowOnly(top, ["person", "circle", "policies", "notifiers", "journal", "targets", "digest", "heartbeat"], "")
 
         // notifiers first: contacts are checked against them.
         var notifiers: [String: any NotifierConfiguration] = [:]
@@ -83,11 +93,13 @@ public struct EscalationConfig: Sendable {
         // circle
         var members: [Member] = []
         if let c = r.object(top["circle"], "circle") {
-            r.allowOnly(c, ["members"], "circle")
+            r.allowOnly(c, ["members", "weeklyTest"], "circle")
+            let weekly = decodeWeeklyTest(c["weeklyTest"], "circle.weeklyTest", &r, inherited: nil, allowBool: false)
             for (i, v) in r.array(c, "members", "circle").enumerated() {
                 let p = "circle.members[\(i)]"
                 guard let m = r.object(v, p) else { continue }
-                if let member = decodeMember(m, p, &r, person: person, notifiers: &notifiers, registry: registry) {
+                if var member = decodeMember(m, p, &r, person: person, notifiers: &notifiers, registry: registry) {
+                    member.weeklyTest = decodeWeeklyTest(m["weeklyTest"], "\(p).weeklyTest", &r, inherited: weekly, allowBool: true)
                     if members.contains(where: { $0.id == member.id }) || member.id == person.id {
                         r.fail("\(p).id", "\"\(member.id)\" is already used; member ids must be unique and differ from person.id")
                     } else { members.append(member) }
@@ -114,8 +126,16 @@ public struct EscalationConfig: Sendable {
             targets.answeredSeconds = r.int(t, "answeredSeconds", "targets", default: 60, range: 1...3600)
             targets.attendedMinutes = r.int(t, "attendedMinutes", "targets", default: 45, range: 1...1440)
         }
+        var digest = DigestSettings()
+        if let d = r.object(top["digest"], "digest") {
+            let (at, to) = decodeDigest(d, "digest", &r, members: members)
+            if let at { digest.at = at }
+            if let to { digest.recipients = to }
+        }
+        var heartbeat = HeartbeatSettings()
+        if let h = r.object(top["heartbeat"], "heartbeat") { heartbeat = decodeHeartbeat(h, "heartbeat", &r) }
         return EscalationConfig(person: person, members: members, policies: PolicySet(policies), notifiers: notifiers,
-                                journal: journal, targets: targets)
+                                journal: journal, targets: targets, digest: digest, heartbeat: heartbeat)
     }
 
     static func language(_ o: JSONObject, _ path: String, _ r: inout ConfigReader) -> String? {
@@ -163,7 +183,7 @@ public struct EscalationConfig: Sendable {
     static func decodeMember(_ m: JSONObject, _ p: String, _ r: inout ConfigReader, person: PersonProfile,
                              notifiers: inout [String: any NotifierConfiguration], registry: NotifierRegistry) -> Member? {
         r.allowOnly(m, ["id", "name", "role", "relationship", "contacts", "availability", "awayUntil", "quietHours",
-                        "consent", "language"], p)
+                        "consent", "language", "weeklyTest"], p)
         let id = r.string(m, "id", p, required: true)
         let name = r.string(m, "name", p) ?? id ?? ""
         var role = Role.family
@@ -230,7 +250,7 @@ public struct EscalationConfig: Sendable {
     static func decodePolicy(_ o: JSONObject, _ p: String, _ r: inout ConfigReader, members: [Member]) -> Policy? {
         r.allowOnly(o, ["kind", "severity", "selfCancelSeconds", "tiers", "ackTimeoutSeconds", "rePages", "twoResponders",
                         "claimMarginSeconds", "defaultEtaMinutes", "arrivalWindowSeconds", "digestOnly", "groupWindowSeconds",
-                        "inhibits"], p)
+                        "inhibits", "digest"], p)
         let kind = r.string(o, "kind", p, required: true)
         var severity: Severity?
         if let s = r.string(o, "severity", p) {
@@ -248,12 +268,7 @@ public struct EscalationConfig: Sendable {
             for (k, id) in ids.enumerated() where !members.contains(where: { $0.id == id }) {
                 r.fail("\(tp).members[\(k)]", "no circle member has id \"\(id)\"; members: \(members.map(\.id).joined(separator: ", "))")
             }
-            var roles: [Role] = []
-            for (k, s) in r.stringList(t, "roles", tp).enumerated() {
-                if let x = Role(rawValue: s) { roles.append(x) } else {
-                    r.fail("\(tp).roles[\(k)]", "unknown role \"\(s)\"; roles: \(Role.allCases.map(\.rawValue).joined(separator: ", "))")
-                }
-            }
+            let roles = decodeRoles(t, "roles", tp, &r)
             if ids.isEmpty && roles.isEmpty { r.fail(tp, "a tier needs \"members\" or \"roles\"") }
             var every = 0, count = 0
             if let rep = r.object(t["repeat"], "\(tp).repeat") {
@@ -268,6 +283,15 @@ public struct EscalationConfig: Sendable {
             r.fail("\(p).tiers[\(i)].after", "tiers must be in order of \"after\" (\(tiers[i].afterSeconds) < \(tiers[i - 1].afterSeconds))")
         }
         let base = Policy(kind: kind ?? "*")
+        var digestAt: TimeOfDay?, digestTo: Tier?
+        if let d = r.object(o["digest"], "\(p).digest") { (digestAt, digestTo) = decodeDigest(d, "\(p).digest", &r, members: members) }
+        let digestOnly = r.bool(o, "digestOnly", p, default: false)
+        if digestTo == nil && digestOnly && !tiers.isEmpty {
+            // A digest-only policy pages nobody: the members its tiers name are who receive its digest.
+            var t = Tier()
+            for x in tiers { t.members += x.members.filter { !t.members.contains($0) }; t.roles += x.roles.filter { !t.roles.contains($0) } }
+            digestTo = t
+        }
         guard let kind else { return nil }
         return Policy(
             kind: kind, severity: severity,
@@ -279,9 +303,9 @@ public struct EscalationConfig: Sendable {
             claimMarginSeconds: r.int(o, "claimMarginSeconds", p, default: base.claimMarginSeconds, range: 0...86400),
             defaultEtaMinutes: r.int(o, "defaultEtaMinutes", p, default: base.defaultEtaMinutes, range: 1...1440),
             arrivalWindowSeconds: r.int(o, "arrivalWindowSeconds", p, default: base.arrivalWindowSeconds, range: 10...3600),
-            digestOnly: r.bool(o, "digestOnly", p, default: false),
+            digestOnly: digestOnly,
             groupWindowSeconds: r.int(o, "groupWindowSeconds", p, default: base.groupWindowSeconds, range: 0...86400),
-            inhibits: r.stringList(o, "inhibits", p))
+            inhibits: r.stringList(o, "inhibits", p), digestAt: digestAt, digestRecipients: digestTo)
     }
 }
 

@@ -32,10 +32,20 @@ public actor EscalationEngine {
     var delivered: Set<String> = []
     var inFlight: [String: Task<Void, Never>] = [:]
     /// Routine alerts waiting for the daily summary.
-    public private(set) var digest: [Alert] = []
+    public internal(set) var digest: [Alert] = []
     var journalFailing = false
     var pendingTests: [String: String] = [:]
     var answeredTests: Set<String> = []
+    /// The daily digest, the daily heartbeat, weekly tests and the heartbeat ping (`runSchedule()`).
+    var schedule = ScheduleState()
+    /// Keys of queued messages that belong to no incident (digest, heartbeat, tests): their deliveries are journaled
+    /// as `delivered` records.
+    var systemKeys: Set<String> = []
+    let pinger: HeartbeatPinger?
+    #if DEBUG
+    /// Broken incident invariants seen after a step (debug builds; tests expect none).
+    public private(set) var invariantViolations: [String] = []
+    #endif
 
     /// - Parameters:
     ///   - stateDirectory: where the journal lives (`incidents-<person>.journal`); nil keeps nothing (tests, replay).
@@ -52,6 +62,7 @@ public actor EscalationEngine {
         self.events = events
         self.bootID = bootID
         self.journal = stateDirectory.map { JournalFile(directory: $0, name: IncidentJournal.fileName(person: config.person.id)) }
+        self.pinger = config.heartbeat.url.map { HeartbeatPinger(url: $0) }
     }
 
     public static func currentBootID() -> String {
@@ -79,6 +90,7 @@ public actor EscalationEngine {
             incidents[id] = inc
             order.append(id)
             step(id, .open(alert), actions, now)
+            supersede(by: id, now)
         case .group(let id):
             apply(id, .raisedAgain(alert), now)
         case .clear(let id):
@@ -100,6 +112,10 @@ public actor EscalationEngine {
 
     /// An answer from the ack topic, an ntfy button, an SMS reply, a Pushover receipt or `careMonitord ack`.
     public func receive(_ ack: Ack) {
+        if schedule.weeklyPending[ack.incident] != nil {
+            weeklyTestAnswered(ack)
+            return
+        }
         if let member = pendingTests[ack.incident] {
             if ack.member == member {
                 pendingTests[ack.incident] = nil
@@ -131,6 +147,13 @@ public actor EscalationEngine {
             return nil
         }
         guard let inc = order.reversed().compactMap({ incidents[$0] }).first(where: { !$0.isClosed && $0.pages.contains { $0.member == m.id } }) else {
+            // No incident: perhaps the answer to a test page.
+            if let test = schedule.weeklyPending.filter({ $0.value.member == m.id }).max(by: { $0.value.sentAt < $1.value.sentAt })?.key
+                ?? pendingTests.first(where: { $0.value == m.id })?.key {
+                let ack = Ack(incident: test, member: m.id, action: action, etaMinutes: eta, via: notifier)
+                receive(ack)
+                return ack
+            }
             logger.notice("reply from \(m.id) via \(notifier) but no open incident they were told about; ignored")
             return nil
         }
@@ -174,6 +197,10 @@ public actor EscalationEngine {
             guard let p = n as? any PollingNotifier else { continue }
             for answer in await p.poll(now: now) {
                 switch answer {
+                case .ack(let a) where a.via == "pushover" && incidents[a.incident]?.responses[a.member] != nil:
+                    // Acknowledging an emergency receipt silences the phone; after an answer on another channel (or
+                    // a receipt restored after a restart) it says nothing new, and must not turn a "can't" into a claim.
+                    logger.debug("pushover receipt acknowledged by \(a.member) for \(a.incident), who already answered; ignored")
                 case .ack(let a): receive(a)
                 case .reply(let from, let text): receive(reply: text, fromAddress: from, notifier: name)
                 }
@@ -190,11 +217,7 @@ public actor EscalationEngine {
         pendingTests[id] = memberID
         var outcomes: [DeliveryOutcome] = []
         for (i, c) in m.contacts.enumerated() where allContacts || i == 0 {
-            let n = OutgoingNotification(
-                key: "\(id)/\(i)", incident: id, person: person, personName: config.person.name, member: m.id, notifier: c.notifier,
-                address: c.address, kind: "test", severity: .info, purpose: .test, tier: 0, title: "careMonitord test",
-                text: "TEST ONLY, nothing has happened to \(config.person.name). This checks that alerts about \(config.person.name) reach you here. Please answer \"I'm going\" (or reply 1) to confirm.",
-                time: now.wall, incidentState: "test", actions: [.claim])
+            let n = testNotification(id: id, member: m, contact: c, contactIndex: i, at: now)
             guard let notifier = notifiers[c.notifier] else {
                 outcomes.append(.failed(NotifierError(notifier: c.notifier, disposition: .permanent, message: "no notifier instance \"\(c.notifier)\" is running"), attempts: 0))
                 continue
@@ -207,28 +230,22 @@ public actor EscalationEngine {
     /// True once the member answered the test page.
     public func testAnswered(_ id: String) -> Bool { answeredTests.contains(id) }
 
-    /// The daily "the gateway is alive" message to every `technical` member.
+    /// The "the gateway is alive" message to every `technical` member, now (`runSchedule()` sends it daily).
     public func sendHeartbeat() async -> [DeliveryOutcome] {
-        let now = clock.moment()
-        let open = openIncidents.count
         var outcomes: [DeliveryOutcome] = []
-        for m in config.members where m.role == .technical && m.consent.given {
-            guard let c = m.contacts.first, let notifier = notifiers[c.notifier] else { continue }
-            let text = "careMonitord at \(config.person.name)'s is running (\(RFC3339.format(now.wall))): \(open) open incident\(open == 1 ? "" : "s"), "
-                + (journalFailing ? "the journal CANNOT be written (check the disk)." : "journal OK.")
-            let n = OutgoingNotification(key: "heartbeat-\(person)-\(now.wall.milliseconds)", incident: "heartbeat", person: person,
-                                         personName: config.person.name, member: m.id, notifier: c.notifier, address: c.address,
-                                         kind: "heartbeat", severity: .info, purpose: .test, tier: 0, title: "careMonitord heartbeat",
-                                         text: text, time: now.wall, incidentState: "heartbeat", actions: [])
+        for n in heartbeatNotifications(key: "heartbeat-\(person)-\(clock.moment().wall.milliseconds)", at: clock.moment()) {
+            guard let notifier = notifiers[n.notifier] else { continue }
             outcomes.append(await notifier.deliver(n, logger: logger))
         }
         return outcomes
     }
 
-    /// The daemon's loop: ticks at each deadline (at least once a second) and polls notifiers until cancelled.
+    /// The daemon's loop: ticks at each deadline (at least once a second), runs the schedule (digest, heartbeat,
+    /// weekly tests, heartbeat ping) and polls notifiers until cancelled.
     public func run(pollNotifiers poll: Bool = true) async {
         while !Task.isCancelled {
             tick()
+            runSchedule()
             if poll { await pollNotifiers() }
             let now = clock.moment().monotonic
             let wait = nextDeadline.map { max(Duration.milliseconds(1), min(now.duration(to: $0), .seconds(1))) } ?? .seconds(1)
@@ -245,20 +262,32 @@ public actor EscalationEngine {
     public var openIncidents: [Incident] { order.compactMap { incidents[$0] }.filter { !$0.isClosed } }
     public var allIncidents: [Incident] { order.compactMap { incidents[$0] } }
 
-    /// Hands over the digest for the daily summary and empties it.
+    /// Hands over the entries waiting for the daily digest and empties it (`runSchedule()` sends them itself at
+    /// the digest time; take them only to send them some other way).
     public func takeDigest() -> [Alert] { defer { digest = [] }; return digest }
 
     // MARK: - Steps
 
-    func apply(_ id: String, _ event: IncidentEvent, _ now: Moment) {
+    func apply(_ id: String, _ event: IncidentEvent, _ now: Moment, extra: JSONObject = [:]) {
         guard var inc = incidents[id] else { return }
         let actions = inc.handle(event, at: now)
         incidents[id] = inc
-        step(id, .event(event), actions, now)
+        step(id, .event(event), actions, now, extra: extra)
+    }
+
+    /// An incident opening now takes over the open incidents its policy inhibits (a fall supersedes inactivity):
+    /// they stand down and everyone paged about them is told.
+    func supersede(by id: String, _ now: Moment) {
+        guard let inc = incidents[id], !inc.isClosed, let index = order.firstIndex(of: id) else { return }
+        let earlier = order[..<index].compactMap { incidents[$0].map(IncidentSummary.init) }
+        let s = Supersession(incident: id, kind: inc.kind, openedAt: inc.openedAt, device: inc.device)
+        for old in IncidentRouter.superseded(byKind: inc.kind, severity: inc.severity, incidents: earlier, except: id, policies: config.policies) {
+            apply(old, .superseded(s), now)
+        }
     }
 
     /// Journals the step (durably when the state changed), then acts on it.
-    func step(_ id: String, _ input: JournalCodec.Input, _ actions: [IncidentAction], _ now: Moment) {
+    func step(_ id: String, _ input: JournalCodec.Input, _ actions: [IncidentAction], _ now: Moment, extra: JSONObject = [:]) {
         let sends = actions.compactMap { if case .send(let n) = $0 { n } else { nil } }
         let lines = actions.compactMap { if case .emit(let l) = $0 { l } else { nil } }
         let persist = actions.contains(.persist)
@@ -267,8 +296,17 @@ public actor EscalationEngine {
                                  "boot": .string(bootID), "incident": .string(id), "input": JournalCodec.encode(input)]
             if !lines.isEmpty { r["lines"] = .array(lines.map(\.json)) }
             if !sends.isEmpty { r["sends"] = .array(sends.map(JournalCodec.encode)) }
-            write([.object(r)], sync: persist || !sends.isEmpty)
+            for m in extra.members { r[m.key] = m.value }
+            write([.object(r)], sync: persist || !sends.isEmpty || !extra.isEmpty)
         }
+        #if DEBUG
+        if let inc = incidents[id] {
+            for v in inc.checkInvariants() {
+                invariantViolations.append(v)
+                logger.error("BUG: incident \(id) after \(input): \(v)")
+            }
+        }
+        #endif
         if case .event(.delivery(let key, _)) = input { delivered.insert(key) }
         for a in actions {
             switch a {
@@ -312,11 +350,22 @@ public actor EscalationEngine {
     func finished(_ n: OutgoingNotification, _ outcome: DeliveryOutcome) {
         inFlight[n.key] = nil
         let result: DeliveryResult
+        var extra: JSONObject = [:]
         switch outcome {
-        case .delivered: result = .delivered
+        case .delivered(let receipt, _):
+            result = .delivered
+            // A receipt that keeps something ringing (a Pushover emergency) is journaled: after a restart it is
+            // still polled, and cancelled when the incident closes.
+            if let ref = receipt.reference, let keeper = notifiers[n.notifier] as? any ReceiptKeeping, keeper.keepsReceipt(for: n) {
+                extra["receipt"] = .string(ref)
+            }
         case .failed(let e, _): result = .failed(reason: e.message)
         }
-        if incidents[n.incident] != nil { apply(n.incident, .delivery(key: n.key, result: result), clock.moment()) }
+        if incidents[n.incident] != nil {
+            apply(n.incident, .delivery(key: n.key, result: result), clock.moment(), extra: extra)
+        } else if systemKeys.contains(n.key) {
+            systemDelivered(n, result)
+        }
     }
 
     func newIncidentID(_ t: WallTime) -> String {
@@ -345,14 +394,22 @@ public actor EscalationEngine {
 
         var outbox: [String: OutgoingNotification] = [:]
         var outboxOrder: [String] = []
+        var receipts: [(key: String, receipt: String)] = []
         var last: (mono: Int64, wall: WallTime, boot: String)?
+        func queue(_ r: JSONValue) {
+            for s in r["sends"]?.arrayValue ?? [] {
+                if let n = JournalCodec.notification(s), outbox[n.key] == nil { outbox[n.key] = n; outboxOrder.append(n.key) }
+            }
+        }
         for r in records {
+            if let wall = r["wall"]?.stringValue.flatMap(RFC3339.parse), let mono = r["mono"]?.doubleValue, let boot = r["boot"]?.stringValue {
+                last = (Int64(mono), wall, boot)
+            }
             switch r["t"]?.stringValue {
             case "step":
                 guard let id = r["incident"]?.stringValue, let input = JournalCodec.input(r["input"], incident: id),
                       let wall = r["wall"]?.stringValue.flatMap(RFC3339.parse), let mono = r["mono"]?.doubleValue else { continue }
                 let m = Moment(monotonic: MonotonicInstant(nanoseconds: Int64(mono)), wall: wall)
-                last = (Int64(mono), wall, r["boot"]?.stringValue ?? "")
                 switch input {
                 case .open(let alert):
                     var inc = Incident(id: id, alert: alert, context: IncidentContext(config: config, kind: alert.kind, severity: alert.severity))
@@ -363,13 +420,22 @@ public actor EscalationEngine {
                     guard var inc = incidents[id] else { continue }
                     _ = inc.handle(e, at: m)
                     incidents[id] = inc
-                    if case .delivery(let key, _) = e { delivered.insert(key) }
+                    if case .delivery(let key, _) = e {
+                        delivered.insert(key)
+                        if let ref = r["receipt"]?.stringValue { receipts.append((key, ref)) }
+                    }
                 }
-                for s in r["sends"]?.arrayValue ?? [] {
-                    if let n = JournalCodec.notification(s), outbox[n.key] == nil { outbox[n.key] = n; outboxOrder.append(n.key) }
-                }
+                queue(r)
             case "digest":
                 if let a = JournalCodec.alert(r["alert"]) { digest.append(a) }
+            case "send":
+                queue(r)
+                for s in r["sends"]?.arrayValue ?? [] { if let k = s["key"]?.stringValue { systemKeys.insert(k) } }
+                replaySchedule(r)
+            case "delivered":
+                if let k = r["key"]?.stringValue { delivered.insert(k); systemKeys.remove(k) }
+            case "test-answer":
+                if let id = r["test"]?.stringValue { schedule.weeklyPending[id] = nil }
             default: break
             }
         }
@@ -378,10 +444,28 @@ public actor EscalationEngine {
             let elapsed = max(0, now.wall.milliseconds - last.wall.milliseconds) * 1_000_000
             let offset = now.monotonic.nanoseconds - (last.mono + elapsed)
             for id in order { incidents[id]?.rebase(monotonicBy: offset) }
+            for id in schedule.weeklyPending.keys {
+                schedule.weeklyPending[id]!.deadline = MonotonicInstant(nanoseconds: schedule.weeklyPending[id]!.deadline.nanoseconds &+ offset)
+            }
             logger.notice("journal written before a reboot: timers re-armed from wall-clock time")
         }
         let pending = outboxOrder.filter { !delivered.contains($0) }
+        // Emergency receipts of incidents still open (or whose all-clear is still to go out) go back to their notifier
+        // before anything is resent: an all-clear cancels them, polling turns an acknowledgement into a claim.
+        let pendingIncidents = Set(pending.compactMap { outbox[$0]?.incident })
+        var restore: [String: [(receipt: String, notification: OutgoingNotification)]] = [:]
+        for (key, ref) in receipts {
+            guard let n = outbox[key], let inc = incidents[n.incident], !inc.isClosed || pendingIncidents.contains(n.incident) else { continue }
+            restore[n.notifier, default: []].append((ref, n))
+        }
+        for (name, list) in restore.sorted(by: { $0.key < $1.key }) {
+            guard let keeper = notifiers[name] as? any ReceiptKeeping else { continue }
+            keeper.restoreReceipts(list)
+            logger.info("\(list.count) emergency receipt\(list.count == 1 ? "" : "s") restored to \(name)")
+        }
         for key in pending { dispatch(outbox[key]!) }
+        // A crash between a fall opening and the inactivity incident standing down: finish it now.
+        for id in order { supersede(by: id, now) }
         if load.tornBytes > 0 { logger.notice("cut a torn journal tail of \(load.tornBytes) bytes (a crash mid-write)") }
         if load.corruptRecords > 0 { logger.warning("\(load.corruptRecords) journal records failed their checksum and were dropped; check the disk") }
         return RecoveryReport(openIncidents: openIncidents.map(\.id), redelivered: pending, tornBytes: load.tornBytes,

@@ -11,6 +11,7 @@ enum CareMonitord {
         ("ack", "answer an incident (claim, decline, arrived, resolve, cancel) on its ack topic", AckCommand.run),
         ("demo", "start a private broker, publish a morning of real sensor payloads, print the decoded samples", DemoCommand.run),
         ("disclosures", "who was told what about the person, and when (the transparency log)", DisclosuresCommand.run),
+        ("evaluate", "replay captures and score the detections against labels (found, missed, false alarms per day, delays)", EvaluateCommand.run),
         ("explain", "show which source a message matches and the readings it decodes to", ExplainCommand.run),
         ("forget", "delete the incident journal's records before a date, for good", ForgetCommand.run),
         ("incidents", "incidents with their timeline and response times against telecare targets", IncidentsCommand.run),

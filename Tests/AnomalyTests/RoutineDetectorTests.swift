@@ -107,6 +107,8 @@ final class DetectionBox: @unchecked Sendable {
 
 /// 2024-03-04 (a Monday) as a local day number; the DST tests start near the transitions.
 let mondayMarch4 = Timestamp.daysFromCivil(year: 2024, month: 3, day: 4)
+/// 96 zeros, a slot array in a learned-state test.
+let zeros = "[" + Array(repeating: "0", count: 96).joined(separator: ",") + "]"
 
 @Suite struct RoutineDetectorTests {
     @Test func inactivityLimitsPerHourFollowTheLearnedDay() throws {
@@ -239,6 +241,21 @@ let mondayMarch4 = Timestamp.daysFromCivil(year: 2024, month: 3, day: 4)
         #expect(h.raised(.inactivity).count == 1)
     }
 
+    /// The start limit is fitted to the longest quiets that began around that time (not only the longest ever): one
+    /// unusually long afternoon quiet among ordinary ones raises the limit less than "1.5 × the longest + 90 min".
+    @Test func startLimitFollowsTheTailOfQuietsThatBeganThen() throws {
+        let h = try RoutineHarness()
+        h.days(mondayMarch4..<mondayMarch4 + 14)
+        let model = h.detector.model
+        let i = RoutineModel.index(.home, 44) * RoutineModel.topK
+        let top = Array(model.longestFromStart[i..<i + RoutineModel.topK])
+        #expect(top == top.sorted(by: >), "kept longest first: \(top)")
+        let s = h.detector.limitFromStart(.kitchen, sod: 11 * 3600)
+        #expect(s.scale.isFinite && s.threshold.isFinite && s.probability > 0 && s.probability < 0.001, "\(s)")
+        #expect(s.limit >= s.threshold && s.limit <= h.detector.parameters.maximumLimit)
+        #expect(s.limit < 1.5 * s.longest + 5400, "tail limit \(s.limit / 60) min, longest \(s.longest / 60) min")
+    }
+
     @Test func learnedStateRoundTripsThroughJSONText() throws {
         let h = try RoutineHarness()
         h.days(mondayMarch4..<mondayMarch4 + 9)
@@ -254,11 +271,14 @@ let mondayMarch4 = Timestamp.daysFromCivil(year: 2024, month: 3, day: 4)
 
     @Test(arguments: [
         ("[]", "expected an object"),
-        (#"{"version": 2}"#, "routine.version"),
-        (#"{"version": 1, "learnedDays": -3}"#, "routine.learnedDays"),
-        (#"{"version": 1, "learnedDays": 3, "quietBySlot": {"garage": {}}}"#, "routine.quietBySlot.garage"),
-        (#"{"version": 1, "learnedDays": 3, "quietBySlot": {"kitchen": {"longestQuietMinutes": [1, 2], "observations": []}}}"#, "longestQuietMinutes: expected 96"),
-        (#"{"version": 1, "learnedDays": 3, "quietBySlot": {}, "wakeUps": ["25:00"]}"#, "routine.wakeUps[0]"),
+        (#"{"version": 3}"#, "routine.version"),
+        // Version 1 (only the longest quiet per start slot) is refused: bootstrap again with `learn`.
+        (#"{"version": 1, "learnedDays": 3, "quietBySlot": {}}"#, "routine.version: 1 is not 2"),
+        (#"{"version": 2, "learnedDays": -3}"#, "routine.learnedDays"),
+        (#"{"version": 2, "learnedDays": 3, "quietBySlot": {"garage": {}}}"#, "routine.quietBySlot.garage"),
+        (#"{"version": 2, "learnedDays": 3, "quietBySlot": {"kitchen": {"longestQuietMinutes": [1, 2], "observations": []}}}"#, "longestQuietMinutes: expected 96"),
+        (#"{"version": 2, "learnedDays": 3, "quietBySlot": {"kitchen": {"longestQuietMinutes": \#(zeros), "observations": \#(zeros), "longestFromStartMinutes": [1], "starts": \#(zeros)}}}"#, "longestFromStartMinutes: expected 96 arrays"),
+        (#"{"version": 2, "learnedDays": 3, "quietBySlot": {}, "wakeUps": ["25:00"]}"#, "routine.wakeUps[0]"),
     ])
     func badStateIsATypedErrorNamingTheField(text: String, expected: String) throws {
         let h = try RoutineHarness()

@@ -14,14 +14,17 @@ struct EngineTests {
         let engine: EscalationEngine
         let dir: String?
 
-        init(journal: Bool = false, dir: String? = nil, config: EscalationConfig = Fixture.config) {
+        init(journal: Bool = false, dir: String? = nil, config: EscalationConfig = Fixture.config, bootID: String = "test-boot") {
             self.dir = journal ? (dir ?? temporaryDirectory()) : nil
             engine = EscalationEngine(config: config, clock: clock, notifiers: ["mqtt": notifier], stateDirectory: self.dir,
-                                      bootID: "test-boot", logger: logs.logger(minimumLevel: .debug), events: lines.sink)
+                                      bootID: bootID, logger: logs.logger(minimumLevel: .debug), events: lines.sink)
         }
 
         func advance(_ seconds: Int) async {
             for _ in 0..<(seconds / 10) { clock.advance(by: .seconds(10)); await engine.tick(); await engine.waitForDeliveries() }
+            #if DEBUG
+            #expect(await engine.invariantViolations.isEmpty)
+            #endif
         }
     }
 

@@ -70,7 +70,13 @@ struct Harness {
         if open { record(incident.open(at: now)) }
     }
 
-    mutating func record(_ a: [IncidentAction]) { last = a; actions += a }
+    /// Records a step's actions and checks the state machine's invariants after it (debug builds).
+    mutating func record(_ a: [IncidentAction], sourceLocation: SourceLocation = #_sourceLocation) {
+        last = a; actions += a
+        #if DEBUG
+        for v in incident.checkInvariants() { Issue.record("invariant broken: \(v)", sourceLocation: sourceLocation) }
+        #endif
+    }
 
     mutating func advance(_ seconds: Int) {
         now = Moment(monotonic: now.monotonic.advanced(by: .seconds(seconds)), wall: now.wall.adding(seconds: Int64(seconds)))

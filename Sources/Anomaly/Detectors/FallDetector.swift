@@ -155,7 +155,9 @@ public final class FallDetector: Detector {
         switch event {
         case .none:
             return
-        case .fall(let f, let score, let upright):
+        case .fall:
+            guard let decision = tracks[slot].lastFall else { return }
+            let (f, score, upright) = (decision.features, decision.score, decision.uprightModel)
             state = .raised
             d["phase"] = "impact"
             d["impactTime"] = .string(Timestamp.rfc3339(f.impactTime))

@@ -1,4 +1,9 @@
 import CareSupport
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Inactivity and routines, learned per person from her own history, online, in local time (the person's
 /// `timezone`, DST-safe): has she stopped moving (`inactivity`, critical), is she not up by her usual time
@@ -22,7 +27,7 @@ import CareSupport
 /// ## The learned model (`RoutineModel`, kept in `learned.json`)
 /// For every context and 15-minute slot of the local day: the longest time already quiet that was seen at that time
 /// of day, and how many quiet periods were alive in that slot (each finished quiet period updates every slot it
-/// spans). Quiet periods longer than `maximumLimitHours` (at home) or 24 h (out), those spanning a clock step, and
+/// spans); the 10 longest whole quiet periods that began in that slot, and how many began there. Quiet periods longer than `maximumLimitHours` (at home) or 24 h (out), those spanning a clock step, and
 /// those that raised `inactivity` (it may have been an emergency) are not learned. Also wake-ups and bedtimes (a quiet of `wakeUpQuietMinutes` or more in a context where she may
 /// be asleep, ending between 03:00 and 15:00 local, is a wake-up; the longest such quiet of at least 3 h gives the
 /// bedtime), daytime bathroom visits, night bathroom trips and kitchen visits per day (last 28 days).
@@ -35,13 +40,19 @@ import CareSupport
 /// - **inactivity** (not in `out`): quiet longer than
 ///   `clamp(limitFactor [1.5] × E + marginMinutes [90], minimumLimitMinutes [30], maximumLimitHours [12])`, where E is
 ///   the longest normal quiet of this context within ± `windowMinutes` [60] of the current local time (for `seat`:
-///   over the whole day, sitting sessions move); with fewer than `minimumObservations` [20] observations there the
+///   over the whole day, sitting sessions move); with fewer than `minimumObservations` [40] observations there the
 ///   window widens (×2, ×4, whole day), then the pooled home context is used. So a night stop is found once the
 ///   quiet outlasts the latest normal wake-up, and every stop within `maximumLimitHours`. A second limit is fixed
-///   when the quiet begins: `limitFactor` × the longest whole quiet of this context that *began* within the window
-///   of this time of day + `marginMinutes` (same bounds and widening); the lower of the two applies (a quiet that
-///   began at 09:30 in the bedroom is not a night, even though the bedroom at 09:30 is often the end of one).
-///   Cleared at the next sign of life.
+///   when the quiet begins, from the survival of the quiets of this context that *began* within the window of this
+///   time of day (same widening): the length such a quiet reaches with probability p = `tailAlarmsPerDay` [0.002] ÷
+///   the quiets per day at home (so quiets per day × p ≈ alarms per day), from an exponential tail fitted to the
+///   `tailObservations` [10] longest of the n quiets in the window (peaks over threshold):
+///   `u + β · ln(k / (n · p))`, u the (k+1)-th longest, β the mean excess of the k longest over u (at least
+///   `minimumTailScaleMinutes` [10]); with fewer than 3 quiets there, `maximumLimitHours`; within
+///   `minimumLimitMinutes`…`maximumLimitHours`. Real tails are heavier than exponential and the fit extrapolates from
+///   a few weeks: on the tuning homes the real rate was about 10–25 × the nominal one, hence the small default.
+///   The lower of the two limits applies (a quiet that began at 09:30 in the bedroom is not a night, even though the
+///   bedroom at 09:30 is often the end of one). Cleared at the next sign of life.
 /// - **not-up**: with at least 5 learned wake-ups, no sign of life since before (median wake-up − 30 min) and the
 ///   local time is past `median + max(notUpMarginMinutes [60], 2.5 × robust σ)` (σ = 1.4826 × MAD), not out, within
 ///   6 h of that limit. Cleared at the next sign of life.
@@ -59,8 +70,9 @@ import CareSupport
 ///   than 1.5 a night on average; kitchen visits halved. Cleared when none holds.
 ///
 /// ## Time
-/// "Now" is the sample time or `advance(to:)`. When time arrives in a jump (replay without idle ticks), conditions
-/// are evaluated every minute through the gap and a detection carries the minute its condition became true. A
+/// "Now" is the sample time or `advance(to:)` (the engine ticks every minute through gaps and at the end). When time
+/// still arrives in a jump (a caller without ticks), conditions are evaluated every minute through the gap and a
+/// detection carries the minute its condition became true. A
 /// clock step — time going backwards by more than 1 s, or forwards by more than `clockStepHours` [72] — fires
 /// nothing: the quiet clock restarts at the new time and the quiet period spanning the step is not learned. After a
 /// restart (restored model) the quiet clock starts at the first time seen, in the pooled home context.
@@ -74,7 +86,7 @@ public final class RoutineDetector: Detector {
         public var limitFactor = 1.5
         public var margin = 5400.0
         public var window = 3600.0
-        public var minimumObservations = 20.0
+        public var minimumObservations = 40.0
         public var minimumLimit = 1800.0
         public var maximumLimit = 12 * 3600.0
         public var fixedInactivity = 12 * 3600.0
@@ -84,13 +96,16 @@ public final class RoutineDetector: Detector {
         public var wakeUpQuiet = 5400.0
         public var drift = 3600.0
         public var clockStep = 72 * 3600.0
+        public var tailAlarmsPerDay = 0.002
+        public var tailObservations = 10.0
+        public var minimumTailScale = 600.0
         public init() {}
     }
 
     static let settingKeys = ["learningDays", "limitFactor", "marginMinutes", "windowMinutes", "minimumObservations",
                               "minimumLimitMinutes", "maximumLimitHours", "fixedInactivityHours", "fixedBathroomMinutes",
                               "fixedNotHomeHours", "notUpMarginMinutes", "wakeUpQuietMinutes", "driftMinutes",
-                              "clockStepHours", "rooms"]
+                              "clockStepHours", "tailAlarmsPerDay", "tailObservations", "minimumTailScaleMinutes", "rooms"]
 
     public static func make(_ settings: JSONObject?, _ path: String, _ context: DetectorContext) throws(DetectorConfigurationError) -> any Detector {
         var r = SettingsReader(settings, path: path)
@@ -99,7 +114,7 @@ public final class RoutineDetector: Detector {
         p.limitFactor = r.number("limitFactor", default: 1.5, range: 1...10)
         p.margin = r.number("marginMinutes", default: 90, range: 0...1440) * 60
         p.window = r.number("windowMinutes", default: 60, range: 0...720) * 60
-        p.minimumObservations = r.number("minimumObservations", default: 20, range: 0...1000)
+        p.minimumObservations = r.number("minimumObservations", default: 40, range: 0...1000)
         p.minimumLimit = r.number("minimumLimitMinutes", default: 30, range: 1...1440) * 60
         p.maximumLimit = r.number("maximumLimitHours", default: 12, range: 1...72) * 3600
         p.fixedInactivity = r.number("fixedInactivityHours", default: 12, range: 1...72) * 3600
@@ -109,6 +124,9 @@ public final class RoutineDetector: Detector {
         p.wakeUpQuiet = r.number("wakeUpQuietMinutes", default: 90, range: 10...720) * 60
         p.drift = r.number("driftMinutes", default: 60, range: 5...720) * 60
         p.clockStep = r.number("clockStepHours", default: 72, range: 1...8760) * 3600
+        p.tailAlarmsPerDay = r.number("tailAlarmsPerDay", default: 0.002, range: 0.000_001...1)
+        p.tailObservations = r.number("tailObservations", default: 10, range: 2...Double(RoutineModel.topK)).rounded()
+        p.minimumTailScale = r.number("minimumTailScaleMinutes", default: 10, range: 0...720) * 60
         var overrides: [String: Room] = [:]
         if let v = r.object["rooms"], !v.isNull {
             if let o = v.objectValue {
@@ -174,6 +192,9 @@ public final class RoutineDetector: Detector {
     var nightTrips = 0.0
     var kitchenToday = 0.0
     var visitStart = Double.nan
+
+    /// Scratch for the tail fit (no allocation per quiet).
+    var tailBuffer = [Double](repeating: 0, count: RoutineModel.topK)
 
     // Learned summaries, recomputed once a day (not per sample).
     var wakeMedian = Double.nan, wakeSigma = Double.nan
@@ -311,15 +332,44 @@ public final class RoutineDetector: Detector {
         return (l, e.longest, e.observations, e.context)
     }
 
-    /// The limit fixed when a quiet period begins: `limitFactor` × the longest quiet of this context that began
-    /// within the window of this time of day + `marginMinutes` (infinite while learning).
-    func limitFromStart(_ c: RoutineContext, sod: Double) -> (limit: Double, longest: Double, observations: Double, used: RoutineContext) {
+    /// The limit fixed when a quiet period begins (infinite while learning): the length a quiet that began in this
+    /// context around this time of day reaches with probability `p = tailAlarmsPerDay / quiets per day at home`,
+    /// from an exponential tail fitted to the `k` = `tailObservations` longest of the `n` quiets that began in the
+    /// window (peaks over threshold): `u + β · ln(k / (n · p))`, `u` the (k+1)-th longest, `β` the mean excess of the
+    /// `k` longest over `u` (at least `minimumTailScaleMinutes`); within `minimumLimitMinutes`…`maximumLimitHours`.
+    func limitFromStart(_ c: RoutineContext, sod: Double) -> StartLimit {
         let p = parameters
-        if learning || c == .out { return (.infinity, .nan, 0, c) }
-        let e = model.envelope(c, secondsOfDay: sod, windowSlots: windowSlots, minimumObservations: p.minimumObservations,
-                               allDay: c == .seat, fromStart: true)
-        let l = min(p.maximumLimit, max(p.minimumLimit, p.limitFactor * e.longest + p.margin))
-        return (l, e.longest, e.observations, e.context)
+        if learning || c == .out { return StartLimit(limit: .infinity, longest: .nan, observations: 0, used: c, threshold: .nan, scale: .nan, probability: .nan) }
+        let k = Int(p.tailObservations)
+        let tail = model.startTail(c, secondsOfDay: sod, windowSlots: windowSlots, minimumObservations: p.minimumObservations,
+                                   k: k + 1, into: &tailBuffer)
+        let n = tail.observations
+        let perDay = model.learnedDays > 0 ? model.starts[RoutineModel.index(.home, 0)..<RoutineModel.index(.home, 0) + RoutineModel.slots].reduce(0, +) / Double(model.learnedDays) : 0
+        let probability = perDay > 0 ? min(1, p.tailAlarmsPerDay / perDay) : 1
+        guard tail.count >= 3 else {
+            // Too few quiets seen here to fit a tail: the ceiling.
+            return StartLimit(limit: p.maximumLimit, longest: tail.count > 0 ? tailBuffer[0] : .nan, observations: n, used: tail.context, threshold: .nan, scale: .nan, probability: probability)
+        }
+        let kk = min(k, tail.count - 1)
+        let u = tailBuffer[kk]
+        var excess = 0.0
+        for i in 0..<kk { excess += tailBuffer[i] - u }
+        let beta = max(p.minimumTailScale, excess / Double(kk))
+        let l = u + beta * log(max(1, Double(kk) / (max(n, Double(kk)) * probability)))
+        return StartLimit(limit: min(p.maximumLimit, max(p.minimumLimit, l)), longest: tailBuffer[0], observations: n, used: tail.context,
+                          threshold: u, scale: beta, probability: probability)
+    }
+
+    struct StartLimit {
+        var limit: Double
+        /// The longest quiet that began in the window.
+        var longest: Double
+        var observations: Double
+        var used: RoutineContext
+        /// The tail fit: threshold `u`, scale `β` (seconds) and the probability `p` the limit is set at.
+        var threshold: Double
+        var scale: Double
+        var probability: Double
     }
 
     func notHomeLimit(sod: Double) -> (limit: Double, longest: Double) {
@@ -552,7 +602,12 @@ public final class RoutineDetector: Detector {
             if learning {
                 rule = "learning (\(model.learnedDays) of \(JSONWriter.format(p.learningDays)) days): fixed limit"
             } else if s.limit < l.limit {
-                rule = "longest normal quiet \(s.used == quietContext ? "after \(quietContext.name)" : "at home (pooled: too few observations after \(quietContext.name))") that began around \(context.localTime.clockText(at: quietStart)) is \(m(s.longest)) min (\(JSONWriter.format(s.observations)) periods); limit = \(JSONWriter.format(p.limitFactor)) × \(m(s.longest)) + \(m(p.margin)) min, within \(m(p.minimumLimit))…\(m(p.maximumLimit)) min"
+                let whose = s.used == quietContext ? "after \(quietContext.name)" : "at home (pooled: too few observations after \(quietContext.name))"
+                if s.scale.isFinite {
+                    rule = "quiets \(whose) that began around \(context.localTime.clockText(at: quietStart)): \(JSONWriter.format(s.observations)) periods, longest \(m(s.longest)) min; exponential tail over the \(Int(p.tailObservations)) longest (threshold \(m(s.threshold)) min, scale \(m(s.scale)) min) reaches the limit with probability \(JSONWriter.format((s.probability * 1e6).rounded() / 1e6)) (= \(JSONWriter.format(p.tailAlarmsPerDay)) / quiets per day), within \(m(p.minimumLimit))…\(m(p.maximumLimit)) min"
+                } else {
+                    rule = "too few quiets \(whose) that began around \(context.localTime.clockText(at: quietStart)) (\(JSONWriter.format(s.observations))) to fit a tail: \(m(p.maximumLimit)) min"
+                }
             } else {
                 rule = "longest normal quiet \(l.used == quietContext ? "after \(quietContext.name)" : "at home (pooled: too few observations after \(quietContext.name))") around \(context.localTime.clockText(at: t)) is \(m(l.longest)) min (\(JSONWriter.format(l.observations)) observations); limit = \(JSONWriter.format(p.limitFactor)) × \(m(l.longest)) + \(m(p.margin)) min, within \(m(p.minimumLimit))…\(m(p.maximumLimit)) min"
             }

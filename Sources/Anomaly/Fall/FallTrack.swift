@@ -60,12 +60,20 @@ struct FallPostureBlock {
 /// What one sample led to.
 public enum FallEvent: Equatable, Sendable {
     case none
-    /// A fall: the impact's features, the model's score and whether the upright model decided.
-    case fall(FallFeatures, score: Double, uprightModel: Bool)
+    /// A fall: its features, score and model are in the track's `lastFall` (kept there so that the per-sample
+    /// result stays a few bytes: a payload of features made every sample copy ~130 bytes).
+    case fall
     /// Still no getting up `stillLyingSeconds` after the impact at `impactTime`.
     case stillLying(impactTime: Double)
     /// Walking again after the impact at `impactTime`.
     case gotUp(impactTime: Double)
+}
+
+/// What the last fall decision saw (read by the detector when `process` returned `.fall`).
+public struct FallDecision: Sendable, Equatable {
+    public var features: FallFeatures
+    public var score: Double
+    public var uprightModel: Bool
 }
 
 /// The fall state machine of one accelerometer signal: a pure value fed samples in time order, returning what to
@@ -158,6 +166,9 @@ public struct FallTrack {
         suppressUntil = -.infinity
     }
 
+    /// The features of the last `.fall` returned by `process`.
+    public private(set) var lastFall: FallDecision?
+
     public mutating func process(_ s: Sample) -> FallEvent {
         let t = s.time
         if t < lastTime - 0.001 || t - lastTime > maxGap { restartStream() }
@@ -183,7 +194,7 @@ public struct FallTrack {
             queueHead = (queueHead + 1) & (Self.queueCapacity - 1)
             queueCount -= 1
             if t < suppressUntil { continue }
-            if case .fall = event { continue }
+            if event == .fall { continue }
             if let f = decide(tp, at: t) { event = f }
         }
 
@@ -344,6 +355,7 @@ public struct FallTrack {
         watching = true
         impactTime = tp
         stillLyingSent = false
-        return .fall(f, score: score, uprightModel: upright)
+        lastFall = FallDecision(features: f, score: score, uprightModel: upright)
+        return .fall
     }
 }

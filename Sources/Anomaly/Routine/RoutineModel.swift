@@ -43,7 +43,8 @@ public enum RoutineContext: Int, Sendable, CaseIterable {
 /// What the routine detector has learned about one person, in local time. Plain values: the state directory's
 /// `learned.json` holds it as readable JSON (`json` / `init(json:)`).
 ///
-/// - **Longest quiet by start**, per context and 15-minute slot: the longest whole quiet period that began then.
+/// - **Longest quiets by start**, per context and 15-minute slot: the `topK` longest whole quiet periods that began
+///   then, and how many began there (the tail the `inactivity` limit is fitted to).
 /// - **Quiet envelope**, per context and 15-minute slot of the local day: the longest time already quiet that was
 ///   seen at that time of day ("at 14:00, after the kitchen, she has been quiet for up to 64 min"), and how many
 ///   quiet periods were alive in that slot. A quiet period updates every slot it spans, so the envelope says how
@@ -52,7 +53,10 @@ public enum RoutineContext: Int, Sendable, CaseIterable {
 /// - **Bathroom visits** (minutes, daytime) and per-day counts (night bathroom trips, kitchen visits) for
 ///   `bathroom-dwell` and `routine-drift`.
 public struct RoutineModel: Sendable, Equatable {
-    public static let version = 1
+    /// 2: `longestFromStartMinutes` holds the `topK` longest quiets per slot (1 kept only the longest).
+    public static let version = 2
+    /// Longest quiets kept per context and start slot (the tail fit uses at most this many).
+    public static let topK = 10
     public static let slotSeconds = 900.0
     public static let slots = 96
     public static let historyDays = 28
@@ -62,7 +66,8 @@ public struct RoutineModel: Sendable, Equatable {
     public var longest: [Double]
     /// Quiet periods alive in each slot, by context.
     public var observations: [Double]
-    /// Longest whole quiet period (seconds) that began in each slot, by context; and how many began there.
+    /// The `topK` longest whole quiet periods (seconds, longest first, 0 = none) that began in each slot, by context:
+    /// `[(context * slots + slot) * topK + rank]`; and how many began there (`[context * slots + slot]`).
     public var longestFromStart: [Double]
     public var starts: [Double]
     /// Local days with at least one activity (learning takes `learningDays` of them).
@@ -83,7 +88,7 @@ public struct RoutineModel: Sendable, Equatable {
     public init() {
         longest = Array(repeating: 0, count: Self.contexts * Self.slots)
         observations = Array(repeating: 0, count: Self.contexts * Self.slots)
-        longestFromStart = Array(repeating: 0, count: Self.contexts * Self.slots)
+        longestFromStart = Array(repeating: 0, count: Self.contexts * Self.slots * Self.topK)
         starts = Array(repeating: 0, count: Self.contexts * Self.slots)
     }
 
@@ -97,7 +102,7 @@ public struct RoutineModel: Sendable, Equatable {
         let first = min(Self.slots - 1, Int(localTime.secondsOfDay(at: start) / Self.slotSeconds))
         for c in context == .out ? [context] : [context, .home] {
             let i = Self.index(c, first)
-            if end - start > longestFromStart[i] { longestFromStart[i] = end - start }
+            insertTop(end - start, at: i * Self.topK)
             starts[i] += 1
         }
         var t = start
@@ -111,6 +116,16 @@ public struct RoutineModel: Sendable, Equatable {
             t = stepEnd
             steps += 1
         }
+    }
+
+    /// Inserts `value` into the descending top-`topK` list at `base`.
+    mutating func insertTop(_ value: Double, at base: Int) {
+        var r = Self.topK
+        while r > 0 && longestFromStart[base + r - 1] < value { r -= 1 }
+        guard r < Self.topK else { return }
+        var j = Self.topK - 1
+        while j > r { longestFromStart[base + j] = longestFromStart[base + j - 1]; j -= 1 }
+        longestFromStart[base + r] = value
     }
 
     @inline(__always) mutating func record(_ c: RoutineContext, _ slot: Int, elapsed: Double) {
@@ -128,15 +143,15 @@ public struct RoutineModel: Sendable, Equatable {
         -> (longest: Double, observations: Double, context: RoutineContext, windowSlots: Int) {
         let k = min(Self.slots - 1, max(0, Int(secondsOfDay / Self.slotSeconds)))
         func scan(_ c: RoutineContext, _ w: Int) -> (Double, Double) {
-            let (longest, observations) = fromStart ? (self.longestFromStart, self.starts) : (self.longest, self.observations)
             var m = 0.0, n = 0.0
             let lo = w >= Self.slots / 2 ? 0 : k - w
             let hi = w >= Self.slots / 2 ? Self.slots - 1 : k + w
             for j in lo...hi {
                 let s = (j % Self.slots + Self.slots) % Self.slots
                 let i = Self.index(c, s)
-                if longest[i] > m { m = longest[i] }
-                n += observations[i]
+                let l = fromStart ? longestFromStart[i * Self.topK] : longest[i]
+                if l > m { m = l }
+                n += fromStart ? starts[i] : observations[i]
             }
             return (m, n)
         }
@@ -148,6 +163,44 @@ public struct RoutineModel: Sendable, Equatable {
         }
         let (hm, hn) = scan(.home, windowSlots)
         return (hm, hn, .home, windowSlots)
+    }
+
+    /// The tail of the quiets that began around `secondsOfDay` in `context`: the `k` longest whole quiets (longest
+    /// first, into `top`, which must hold `k`; fewer when fewer were seen), how many quiets began in the window, the
+    /// context used and the window (± slots; `slots / 2` = the whole day). The window widens like `envelope`'s
+    /// (×2, ×4, whole day) until `minimumObservations` began in it, then falls back to the pooled home context.
+    public func startTail(_ context: RoutineContext, secondsOfDay: Double, windowSlots: Int, minimumObservations: Double,
+                          allDay: Bool = false, k: Int, into top: inout [Double])
+        -> (count: Int, observations: Double, context: RoutineContext, windowSlots: Int) {
+        let slot = min(Self.slots - 1, max(0, Int(secondsOfDay / Self.slotSeconds)))
+        let k = min(k, Self.topK, top.count)
+        func scan(_ c: RoutineContext, _ w: Int, _ top: inout [Double]) -> (Int, Double) {
+            var count = 0, n = 0.0
+            let lo = w >= Self.slots / 2 ? 0 : slot - w
+            let hi = w >= Self.slots / 2 ? Self.slots - 1 : slot + w
+            for j in lo...hi {
+                let s = (j % Self.slots + Self.slots) % Self.slots
+                let i = Self.index(c, s)
+                n += starts[i]
+                for r in 0..<Self.topK {
+                    let v = longestFromStart[i * Self.topK + r]
+                    if v <= 0 || (count == k && v <= top[k - 1]) { break }
+                    // Insert v into the descending top-k.
+                    var p = count == k ? k - 1 : count
+                    while p > 0 && top[p - 1] < v { top[p] = top[p - 1]; p -= 1 }
+                    top[p] = v
+                    if count < k { count += 1 }
+                }
+            }
+            return (count, n)
+        }
+        let tiers = allDay ? [Self.slots / 2] : [windowSlots, windowSlots * 2, windowSlots * 4, Self.slots / 2]
+        for w in tiers {
+            let (count, n) = scan(context, w, &top)
+            if n >= minimumObservations || context == .out || context == .home { return (count, n, context, w) }
+        }
+        let (count, n) = scan(.home, windowSlots, &top)
+        return (count, n, .home, windowSlots)
     }
 
     static func push(_ value: Double, to array: inout [Double], limit: Int) {
@@ -186,7 +239,9 @@ public struct RoutineModel: Sendable, Equatable {
             ctx[c.name] = .object([
                 "longestQuietMinutes": .array(longest[range].map { Self.minutes($0) }),
                 "observations": .array(observations[range].map { .number($0) }),
-                "longestFromStartMinutes": .array(longestFromStart[range].map { Self.minutes($0) }),
+                "longestFromStartMinutes": .array(range.map { i in
+                    .array(longestFromStart[i * Self.topK..<(i + 1) * Self.topK].filter { $0 > 0 }.map { Self.minutes($0) })
+                }),
                 "starts": .array(starts[range].map { .number($0) }),
             ])
         }
@@ -205,7 +260,7 @@ public struct RoutineModel: Sendable, Equatable {
         guard let o = json.objectValue else { throw DetectorStateError("routine: expected an object, found \(json.typeName)") }
         guard let v = o["version"]?.doubleValue else { throw DetectorStateError("routine.version: missing") }
         guard Int(v) == Self.version else {
-            throw DetectorStateError("routine.version: \(JSONWriter.format(v)) is not \(Self.version) (made by another careMonitord version)")
+            throw DetectorStateError("routine.version: \(JSONWriter.format(v)) is not \(Self.version) (made by another careMonitord version: move it away and bootstrap again with `careMonitord learn`)")
         }
         if let s = o["slotMinutes"]?.doubleValue, s != Self.slotSeconds / 60 {
             throw DetectorStateError("routine.slotMinutes: \(JSONWriter.format(s)) is not \(JSONWriter.format(Self.slotSeconds / 60))")
@@ -246,12 +301,21 @@ public struct RoutineModel: Sendable, Equatable {
             guard let e = ctx[c.name] else { continue }
             let l = try numbers(e["longestQuietMinutes"], "routine.quietBySlot.\(c.name).longestQuietMinutes", count: Self.slots, scale: 60)
             let n = try numbers(e["observations"], "routine.quietBySlot.\(c.name).observations", count: Self.slots)
-            let ls = try numbers(e["longestFromStartMinutes"], "routine.quietBySlot.\(c.name).longestFromStartMinutes", count: Self.slots, scale: 60)
+            let path = "routine.quietBySlot.\(c.name).longestFromStartMinutes"
+            guard let lsa = e["longestFromStartMinutes"]?.arrayValue, lsa.count == Self.slots else {
+                throw DetectorStateError("\(path): expected \(Self.slots) arrays of at most \(Self.topK) numbers")
+            }
+            var ls: [[Double]] = []
+            for (s, x) in lsa.enumerated() {
+                let v = try numbers(x, "\(path)[\(s)]", scale: 60)
+                guard v.count <= Self.topK else { throw DetectorStateError("\(path)[\(s)]: more than \(Self.topK) values") }
+                ls.append(v.sorted(by: >))
+            }
             let ns = try numbers(e["starts"], "routine.quietBySlot.\(c.name).starts", count: Self.slots)
             for s in 0..<Self.slots {
                 longest[Self.index(c, s)] = l[s]
                 observations[Self.index(c, s)] = n[s]
-                longestFromStart[Self.index(c, s)] = ls[s]
+                for (r, v) in ls[s].enumerated() { longestFromStart[Self.index(c, s) * Self.topK + r] = v }
                 starts[Self.index(c, s)] = ns[s]
             }
         }

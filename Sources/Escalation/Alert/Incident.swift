@@ -69,6 +69,20 @@ public enum IncidentEvent: Sendable, Equatable {
     case timerFired(TimerKey)
     case delivery(key: String, result: DeliveryResult)
     case home(HomeEvidence)
+    /// A more serious incident opened for the person whose policy inhibits this kind (a fall while an inactivity
+    /// incident is open): this one stands down and everyone paged hears that the other incident carries on.
+    case superseded(Supersession)
+}
+
+/// The incident that took over from a superseded one.
+public struct Supersession: Sendable, Equatable {
+    public var incident: String
+    public var kind: String
+    public var openedAt: WallTime
+    public var device: String?
+    public init(incident: String, kind: String, openedAt: WallTime, device: String? = nil) {
+        self.incident = incident; self.kind = kind; self.openedAt = openedAt; self.device = device
+    }
 }
 
 /// What the incident asks its driver to do.
@@ -143,6 +157,8 @@ public struct Incident: Sendable {
     public private(set) var arrivalVerified = false
     public private(set) var closedBy: String?
     public private(set) var closedAt: WallTime?
+    /// Set when the incident stood down because a more serious one took over.
+    public private(set) var supersededBy: Supersession?
     /// Tiers paged so far (0-based indices).
     public private(set) var tiersPaged: Set<Int> = []
     /// Timers currently armed, with their monotonic deadlines (the journal re-arms them after a restart).
@@ -254,6 +270,11 @@ public struct Incident: Sendable {
             recordDelivery(key, result, at: now, &out)
         case .home(let e):
             handleHome(e, at: now, &out)
+        case .superseded(let s):
+            supersededBy = s
+            out.append(.log(.info, "incident \(id): superseded by \(s.kind) incident \(s.incident); standing down"))
+            close(.stoodDown, by: nil, at: now, &out)
+            tellPaged(purpose: .allClear, at: now, &out) { i, _ in Messages.superseded(i, by: s, at: now.wall) }
         }
         return out
     }
@@ -348,7 +369,7 @@ public struct Incident: Sendable {
         case .update:
             if case .claimed = responses[member]?.kind { actions = [.arrived, .resolve] } else if state == .arrived { actions = [.resolve] }
             else if needsResponders && responses[member] == nil { actions = [.claim, .decline] } else { actions = [] }
-        case .allClear, .test: actions = []
+        case .allClear, .test, .summary: actions = []
         }
         let n = OutgoingNotification(
             key: key, incident: id, person: person.id, personName: person.name, member: member, notifier: contact.notifier,
@@ -600,3 +621,64 @@ public struct Incident: Sendable {
         out.append(.persist)
     }
 }
+
+#if DEBUG
+extension Incident {
+    /// Debug builds only: what must hold between any two events, as one message per broken rule (empty when all
+    /// hold). The engine checks after every step (`EscalationEngine.invariantViolations`); the table tests after
+    /// every transition.
+    public func checkInvariants() -> [String] {
+        var v: [String] = []
+        func expect(_ ok: Bool, _ m: @autoclosure () -> String) { if !ok { v.append("\(state.rawValue): \(m())") } }
+        // Closing
+        expect(state != .opened, "\"opened\" is transient: open() always moves on")
+        expect(isClosed == (closedAt != nil), "closedAt is set exactly when closed")
+        expect(closedBy == nil || isClosed, "closedBy is set only when closed")
+        expect(supersededBy == nil || state == .stoodDown, "a superseded incident is stood down")
+        expect(!isClosed || armed.isEmpty, "a closed incident has no timers (armed: \(armed.keys.map(\.id).sorted()))")
+        // Phases
+        if state == .selfCancelWindow {
+            expect(Set(armed.keys) == [.selfCancel], "only the self-cancel timer runs in the window (armed: \(armed.keys.map(\.id).sorted()))")
+            expect(tiersPaged.isEmpty && !pages.contains { $0.purpose == .page }, "nobody is paged during the window")
+        }
+        if state == .escalating { expect(activeClaims.isEmpty, "nobody has an active claim while escalating (\(activeClaims))") }
+        if state == .claimed {
+            expect(!activeClaims.isEmpty, "someone has an active claim")
+            if !needsResponders {
+                expect(!armed.keys.contains(where: Incident.isEscalationTimer), "no escalation timer once enough people are going (armed: \(armed.keys.map(\.id).sorted()))")
+            }
+        }
+        if state == .arrived {
+            expect(arrivedAt != nil, "an arrival has a time")
+            expect(armed.isEmpty, "no timers after an arrival (armed: \(armed.keys.map(\.id).sorted()))")
+        }
+        expect(arrivedAt == nil || state == .arrived || isClosed, "an arrival is only undone by closing")
+        // Timers
+        for k in armed.keys {
+            switch k {
+            case .claimExpiry(let m):
+                if case .claimed = responses[m]?.kind, responses[m]?.expired == false {} else { v.append("\(state.rawValue): \(k) armed without an active claim by \(m)") }
+            case .ackTimeout(let m, _):
+                expect(member(m) != nil, "\(k) for someone not in the circle")
+                expect(responses[m] == nil || responses[m]?.expired == true, "\(k) armed for \(m), who answered")
+            case .tier(let n), .tierRepeat(let n, _):
+                expect(policy.tiers.indices.contains(n), "\(k) names no tier of the policy")
+            case .selfCancel:
+                expect(state == .selfCancelWindow, "the self-cancel timer runs only in the window")
+            }
+        }
+        // Records
+        expect(sequence == pages.count, "one page record per message sent (\(pages.count) records, sequence \(sequence))")
+        expect(Set(pages.map(\.key)).count == pages.count, "message keys are unique")
+        expect(Set(claimOrder).count == claimOrder.count, "nobody claims twice in claimOrder")
+        for m in claimOrder {
+            switch responses[m]?.kind {
+            case .claimed?, .arrived?: break
+            default: v.append("\(state.rawValue): \(m) is in claimOrder without a claim or arrival")
+            }
+        }
+        expect(tiersPaged.allSatisfy { policy.tiers.indices.contains($0) }, "tiers paged exist in the policy")
+        return v
+    }
+}
+#endif

@@ -27,8 +27,11 @@ public enum Messages {
             if let c = i.activeClaims.first, let m = i.member(c), i.state == .claimed { return "\(name): \(m.name) is going" }
             if i.state == .arrived { return "\(name): someone is there" }
             return "\(name): \(i.kind) update"
-        case .allClear: return "\(name): all clear"
+        case .allClear:
+            if let s = i.supersededBy { return "\(name): \(i.kind) alert replaced by the \(s.kind) alert" }
+            return "\(name): all clear"
         case .test: return "careMonitord test"
+        case .summary: return "\(name): summary"
         }
     }
 
@@ -110,6 +113,32 @@ public enum Messages {
 
     public static func stoodDown(_ i: Incident, at t: WallTime) -> String {
         "Stand down for \(i.context.person.name): recovery detected at \(time(t, i)); nobody needs to go. \(headline(i))"
+    }
+
+    /// To everyone paged about an incident that a more serious one (a fall) took over. Not an all-clear: whoever is
+    /// on their way keeps going, and the other incident's pages follow.
+    public static func superseded(_ i: Incident, by s: Supersession, at t: WallTime) -> String {
+        let place = s.device.map { " (\($0))" } ?? ""
+        return "Stand down for \(i.context.person.name): superseded by the \(s.kind) incident opened \(time(s.openedAt, i))\(place). "
+            + "\(headline(i)) Alerts continue under the \(s.kind) incident; if you are already on your way, please keep going."
+    }
+
+    /// A test page (`careMonitord test-alert`, the weekly test).
+    public static func testPage(_ p: PersonProfile) -> String {
+        "TEST ONLY, nothing has happened to \(p.name). This checks that alerts about \(p.name) reach you here. Please answer \"I'm going\" (or reply 1) to confirm."
+    }
+
+    /// The daily digest: routine observations, for information only. At most `limit` entries are listed.
+    public static func digest(_ p: PersonProfile, items: [Alert], date: String, limit: Int = 20) -> String {
+        var parts: [String] = []
+        for a in items.prefix(limit) {
+            let what = a.kind.replacingAll("-", with: " ")
+            let detail = a.detail.isEmpty ? "" : ": \(a.detail)"
+            let place = a.device.map { " (\($0))" } ?? ""
+            parts.append("\(LocalTime(a.time, in: p.timeZone).hhmm) \(what)\(place)\(detail).")
+        }
+        if items.count > limit { parts.append("And \(items.count - limit) more.") }
+        return "Daily summary for \(p.name), \(date), for information (nobody needs to go): " + parts.joined(separator: " ")
     }
 
     public static func cancelledByPerson(_ i: Incident, at t: WallTime) -> String {

@@ -111,13 +111,15 @@ public struct Member: Sendable, Equatable {
     public var quietHours: QuietHours?
     public var consent: Consent
     public var language: String
+    /// The member's weekly test page (`weeklyTest`), nil for none.
+    public var weeklyTest: WeeklyTest?
 
     public init(id: String, name: String, role: Role, relationship: String? = nil, contacts: [Contact],
                 availability: [AvailabilityWindow] = [], awayUntil: WallTime? = nil, quietHours: QuietHours? = nil,
-                consent: Consent = Consent(given: true), language: String = "en") {
+                consent: Consent = Consent(given: true), language: String = "en", weeklyTest: WeeklyTest? = nil) {
         self.id = id; self.name = name; self.role = role; self.relationship = relationship; self.contacts = contacts
         self.availability = availability; self.awayUntil = awayUntil; self.quietHours = quietHours
-        self.consent = consent; self.language = language
+        self.consent = consent; self.language = language; self.weeklyTest = weeklyTest
     }
 
     /// "Anna (daughter)".

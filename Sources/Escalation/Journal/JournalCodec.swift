@@ -42,6 +42,10 @@ enum JournalCodec {
                 case .failed(let reason): return ["delivery": ["key": .string(key), "ok": false, "reason": .string(reason)]]
                 }
             case .home(let h): return ["home": .string(h.rawValue)]
+            case .superseded(let s):
+                var o: JSONObject = ["incident": .string(s.incident), "kind": .string(s.kind), "openedAt": .string(RFC3339.format(s.openedAt))]
+                if let d = s.device { o["device"] = .string(d) }
+                return ["superseded": .object(o)]
             }
         }
     }
@@ -62,6 +66,10 @@ enum JournalCodec {
             guard let key = m.value["key"]?.stringValue, let ok = m.value["ok"]?.boolValue else { return nil }
             return .event(.delivery(key: key, result: ok ? .delivered : .failed(reason: m.value["reason"]?.stringValue ?? "")))
         case "home": return m.value.stringValue.flatMap(HomeEvidence.init(rawValue:)).map { .event(.home($0)) }
+        case "superseded":
+            guard let by = m.value["incident"]?.stringValue, let kind = m.value["kind"]?.stringValue,
+                  let at = m.value["openedAt"]?.stringValue.flatMap(RFC3339.parse) else { return nil }
+            return .event(.superseded(Supersession(incident: by, kind: kind, openedAt: at, device: m.value["device"]?.stringValue)))
         default: return nil
         }
     }

@@ -36,7 +36,7 @@ public struct GotifyNotifier: Notifier {
     }
 
     static func priority(_ n: OutgoingNotification) -> Int {
-        if n.purpose == .allClear || n.purpose == .test { return 4 }
+        if n.purpose == .allClear || n.purpose == .test || n.purpose == .summary { return 4 }
         return n.severity == .critical ? 10 : n.severity == .warning ? 7 : 4
     }
 

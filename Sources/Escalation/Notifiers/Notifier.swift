@@ -10,8 +10,10 @@ public enum NotificationPurpose: String, Sendable, Equatable {
     case update
     /// Resolved, cancelled or stood down: nobody needs to go.
     case allClear = "all-clear"
-    /// `careMonitord test-alert`.
+    /// `careMonitord test-alert` and the weekly test page.
     case test
+    /// Informational, never urgent: the daily digest, the daily heartbeat, a report of an unanswered test.
+    case summary
 }
 
 /// One message to one member through one notifier instance. `key` is stable across restarts and redeliveries: a

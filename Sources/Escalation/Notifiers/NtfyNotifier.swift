@@ -59,7 +59,7 @@ public struct NtfyNotifier: Notifier {
 
     static func priority(_ n: OutgoingNotification) -> Int {
         switch n.purpose {
-        case .allClear, .test: return 3
+        case .allClear, .test, .summary: return 3
         case .update: return 4
         case .page, .selfCheck: return n.severity == .critical ? 5 : n.severity == .warning ? 4 : 3
         }
@@ -78,7 +78,7 @@ public struct NtfyNotifier: Notifier {
     public func body(_ n: OutgoingNotification) -> JSONValue {
         var o: JSONObject = ["topic": .string(n.address), "title": .string(n.title), "message": .string(n.text),
                              "priority": .number(Double(Self.priority(n)))]
-        let tag: String = n.purpose == .allClear ? "white_check_mark" : n.severity == .critical ? "rotating_light" : "warning"
+        let tag: String = n.purpose == .allClear ? "white_check_mark" : n.purpose == .summary ? "memo" : n.severity == .critical ? "rotating_light" : "warning"
         o["tags"] = [.string(tag), .string(n.kind)]
         if let replyTopic, !n.actions.isEmpty {
             o["actions"] = .array(n.actions.prefix(3).map { a in

@@ -31,3 +31,28 @@ extension NtfyNotifier: PollingNotifier {
         await pollReplies(now: now).map { .ack($0) }
     }
 }
+
+/// A notifier whose deliveries can leave something going on the service after they succeed (a Pushover emergency
+/// repeating until acknowledged), identified by the delivery's `DeliveryReceipt.reference`. The engine journals
+/// those references and hands them back after a restart, so that polling continues and the incident's all-clear
+/// still stops phones that are ringing.
+///
+/// ## Implementation requirements
+/// - `keepsReceipt(for:)` is true only for notifications whose reference the notifier needs later.
+/// - `restoreReceipts` ignores references it already holds.
+public protocol ReceiptKeeping: Notifier {
+    func keepsReceipt(for notification: OutgoingNotification) -> Bool
+    func restoreReceipts(_ receipts: [(receipt: String, notification: OutgoingNotification)])
+}
+
+extension PushoverNotifier: ReceiptKeeping {
+    public func keepsReceipt(for n: OutgoingNotification) -> Bool { priority(n) == 2 }
+
+    public func restoreReceipts(_ restored: [(receipt: String, notification: OutgoingNotification)]) {
+        receipts.withLock { list in
+            for (r, n) in restored where !list.contains(where: { $0.receipt == r }) {
+                list.append(Receipt(receipt: r, incident: n.incident, member: n.member, lastPoll: nil))
+            }
+        }
+    }
+}

@@ -62,7 +62,7 @@ public final class PushoverNotifier: Notifier {
         switch n.purpose {
         case .page, .selfCheck: n.severity == .critical ? 2 : n.severity == .warning ? 1 : 0
         case .update: 1
-        case .allClear, .test: 0
+        case .allClear, .test, .summary: 0
         }
     }
 

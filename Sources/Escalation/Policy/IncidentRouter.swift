@@ -49,3 +49,13 @@ public enum IncidentRouter {
         return .open
     }
 }
+
+extension IncidentRouter {
+    /// Open incidents that an incident of `kind` opening now takes over: those whose kind its policy inhibits (an
+    /// open inactivity incident when a fall opens). They stand down; the new incident carries the response.
+    public static func superseded(byKind kind: String, severity: Severity, incidents: [IncidentSummary], except id: String,
+                                  policies: PolicySet) -> [String] {
+        incidents.filter { !$0.isClosed && $0.id != id && policies.inhibits(openKind: kind, openSeverity: severity, kind: $0.kind) }
+            .map(\.id)
+    }
+}

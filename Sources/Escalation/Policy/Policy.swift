@@ -51,16 +51,21 @@ public struct Policy: Sendable, Equatable {
     public var groupWindowSeconds: Int
     /// Kinds whose pages are suppressed for the same person while an incident of this policy is open.
     public var inhibits: [String]
+    /// Local time of this policy's digest (nil: the `digest` setting's).
+    public var digestAt: TimeOfDay?
+    /// Who receives this policy's digest entries (nil: the `digest` setting's recipients).
+    public var digestRecipients: Tier?
 
     public init(kind: String, severity: Severity? = nil, selfCancelSeconds: Int = 0, tiers: [Tier] = [Tier(roles: Policy.respondingRoles)],
                 ackTimeoutSeconds: Int = 300, rePages: Int = 2, twoResponders: Bool = false, claimMarginSeconds: Int = 600,
                 defaultEtaMinutes: Int = 20, arrivalWindowSeconds: Int = 300, digestOnly: Bool = false,
-                groupWindowSeconds: Int = 900, inhibits: [String] = []) {
+                groupWindowSeconds: Int = 900, inhibits: [String] = [], digestAt: TimeOfDay? = nil, digestRecipients: Tier? = nil) {
         self.kind = kind; self.severity = severity; self.selfCancelSeconds = selfCancelSeconds; self.tiers = tiers
         self.ackTimeoutSeconds = ackTimeoutSeconds; self.rePages = rePages; self.twoResponders = twoResponders
         self.claimMarginSeconds = claimMarginSeconds; self.defaultEtaMinutes = defaultEtaMinutes
         self.arrivalWindowSeconds = arrivalWindowSeconds; self.digestOnly = digestOnly
         self.groupWindowSeconds = groupWindowSeconds; self.inhibits = inhibits
+        self.digestAt = digestAt; self.digestRecipients = digestRecipients
     }
 
     /// Everyone who can go to the home; `technical` members hear about the gateway, not about the person.
