@@ -15,6 +15,12 @@ public final class DetectorEngine: SampleProcessor, @unchecked Sendable {
     public let thresholds: ThresholdDetector?
     public let health: SensorHealthDetector?
 
+    @usableFromInline let alarmsRef: Unmanaged<AlarmDetector>?
+    @usableFromInline let fallRef: Unmanaged<FallDetector>?
+    @usableFromInline let routineRef: Unmanaged<RoutineDetector>?
+    @usableFromInline let thresholdsRef: Unmanaged<ThresholdDetector>?
+    @usableFromInline let healthRef: Unmanaged<SensorHealthDetector>?
+
     @usableFromInline struct Plan: OptionSet, Sendable {
         @usableFromInline let rawValue: UInt8
         @usableFromInline init(rawValue: UInt8) { self.rawValue = rawValue }
@@ -73,6 +79,11 @@ public final class DetectorEngine: SampleProcessor, @unchecked Sendable {
         routine = made[RoutineDetector.name] as? RoutineDetector
         thresholds = made[ThresholdDetector.name] as? ThresholdDetector
         health = made[SensorHealthDetector.name] as? SensorHealthDetector
+        alarmsRef = alarms.map { Unmanaged.passUnretained($0) }
+        fallRef = fall.map { Unmanaged.passUnretained($0) }
+        routineRef = routine.map { Unmanaged.passUnretained($0) }
+        thresholdsRef = thresholds.map { Unmanaged.passUnretained($0) }
+        healthRef = health.map { Unmanaged.passUnretained($0) }
         var all: [any Detector] = []
         var names: [String] = []
         for entry in DetectorRegistry.entries {
@@ -95,11 +106,12 @@ public final class DetectorEngine: SampleProcessor, @unchecked Sendable {
         let i = Int(sample.signal.rawValue)
         if i >= plans.count || !plans[i].contains(.resolved) { resolve(sample.signal) }
         let plan = plans[i]
-        if plan.contains(.fall) { fall.unsafelyUnwrapped.process(sample) }
-        if plan.contains(.alarms) { alarms.unsafelyUnwrapped.process(sample) }
-        if plan.contains(.routine) { routine.unsafelyUnwrapped.process(sample) }
-        if plan.contains(.thresholds) { thresholds.unsafelyUnwrapped.process(sample) }
-        if plan.contains(.health) { health.unsafelyUnwrapped.process(sample) }
+        // Guaranteed references (the engine's `let`s own the families): no retain/release per sample.
+        if plan.contains(.fall) { fallRef.unsafelyUnwrapped._withUnsafeGuaranteedRef { $0.process(sample) } }
+        if plan.contains(.alarms) { alarmsRef.unsafelyUnwrapped._withUnsafeGuaranteedRef { $0.process(sample) } }
+        if plan.contains(.routine) { routineRef.unsafelyUnwrapped._withUnsafeGuaranteedRef { $0.process(sample) } }
+        if plan.contains(.thresholds) { thresholdsRef.unsafelyUnwrapped._withUnsafeGuaranteedRef { $0.process(sample) } }
+        if plan.contains(.health) { healthRef.unsafelyUnwrapped._withUnsafeGuaranteedRef { $0.process(sample) } }
         samples &+= 1
         if sample.time > latestTime { latestTime = sample.time }
     }
