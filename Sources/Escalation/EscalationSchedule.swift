@@ -24,6 +24,8 @@ struct ScheduleState: Sendable {
     var weeklyDone: [String: Int] = [:]
     /// Test id → the test waiting for its answer.
     var weeklyPending: [String: PendingTest] = [:]
+    /// Members whose weekly test went unanswered since the last daily heartbeat (it repeats them).
+    var unansweredSinceHeartbeat: [String] = []
     var nextPing: MonotonicInstant?
     var pingFailing = false
 }
@@ -148,11 +150,11 @@ extension EscalationEngine {
 
     func heartbeatNotifications(key: String, at now: Moment) -> [OutgoingNotification] {
         let open = openIncidents.count
-        let unanswered = schedule.weeklyPending.values.filter { $0.deadline <= now.monotonic }.count
+        let unanswered = schedule.unansweredSinceHeartbeat
         var text = "careMonitord at \(config.person.name)'s is running (\(RFC3339.format(now.wall))): \(open) open incident\(open == 1 ? "" : "s"), "
             + (journalFailing ? "the journal CANNOT be written (check the disk)." : "journal OK.")
         if schedule.pingFailing { text += " The heartbeat URL cannot be reached (check the Internet connection)." }
-        if unanswered > 0 { text += " \(unanswered) test page\(unanswered == 1 ? "" : "s") unanswered." }
+        if !unanswered.isEmpty { text += " Weekly test unanswered by: \(unanswered.joined(separator: ", "))." }
         var out: [OutgoingNotification] = []
         for m in config.members where m.role == .technical && m.consent.given {
             guard let c = m.contacts.first else { continue }
@@ -169,6 +171,7 @@ extension EscalationEngine {
         guard (schedule.heartbeatDone ?? Int.min) < last else { return }
         schedule.heartbeatDone = last
         let sends = heartbeatNotifications(key: "heartbeat-\(person)-\(LocalDay.date(last))", at: now)
+        schedule.unansweredSinceHeartbeat = []
         sendSystem(sends, ["job": "heartbeat", "day": .number(Double(last))], now)
     }
 
@@ -251,6 +254,7 @@ extension EscalationEngine {
         for (id, t) in schedule.weeklyPending.sorted(by: { $0.key < $1.key }) where t.deadline <= now.monotonic {
             schedule.weeklyPending[id] = nil
             let label = config.member(t.member)?.label ?? t.member
+            if !schedule.unansweredSinceHeartbeat.contains(label) { schedule.unansweredSinceHeartbeat.append(label) }
             let why = t.failure.map { " (the page could not be delivered: \($0))" } ?? ""
             logger.warning("weekly test page to \(label) was not answered within \(t.answerMinutes) min\(why): alerts may not reach them; check their phone or app")
             let tz = config.person.timeZone

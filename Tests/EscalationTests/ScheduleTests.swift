@@ -45,6 +45,11 @@ enum ScheduleFixture {
     static func at(_ text: String) -> WallTime { RFC3339.parse(text)! }  // November: London is UTC
 }
 
+extension EngineTests.Setup {
+    /// What was delivered, leaving out the daily heartbeat to Sam (its own tests check it).
+    var sent: [OutgoingNotification] { notifier.delivered.filter { $0.kind != "heartbeat" } }
+}
+
 @Suite("Daily digest")
 struct DigestTests {
     @Test func digestEntriesGoOutOnceAtTheDigestTimeToTheFamilyWhoConsented() async throws {
@@ -52,9 +57,9 @@ struct DigestTests {
         await ScheduleFixture.run(s, until: Fixture.start)
         #expect(await s.engine.receive(ScheduleFixture.drift(at: Fixture.start)) == .digest)
         await ScheduleFixture.run(s, until: ScheduleFixture.at("2026-11-23T17:59:00Z"))
-        #expect(s.notifier.delivered.isEmpty)
+        #expect(s.sent.isEmpty)
         await ScheduleFixture.run(s, until: ScheduleFixture.at("2026-11-23T18:00:00Z"))
-        let sent = s.notifier.delivered
+        let sent = s.sent
         #expect(sent.map(\.member) == ["anna"], "family by default; Dave has not consented")
         #expect(sent.first?.key == "digest-linda-2026-11-23-1800/anna")
         #expect(sent.first?.purpose == .summary && sent.first?.actions == [])
@@ -63,7 +68,7 @@ struct DigestTests {
         // Once a day: not again the same evening, and nothing the next day when nothing was collected.
         await ScheduleFixture.run(s, until: ScheduleFixture.at("2026-11-23T18:30:00Z"))
         await ScheduleFixture.run(s, until: ScheduleFixture.at("2026-11-24T18:00:00Z"))
-        #expect(s.notifier.delivered.count == 1)
+        #expect(s.sent.count == 1)
         #expect(s.lines.all.contains { if case .notification(_, "digest-linda-2026-11-23-1800", "anna", "mqtt", 0, _) = $0 { true } else { false } })
     }
 
@@ -73,12 +78,12 @@ struct DigestTests {
         await s.engine.receive(Alert(person: "linda", kind: "bathroom-dwell", severity: .info, time: Fixture.start, detail: "45 min"))
         await s.engine.receive(ScheduleFixture.drift(at: Fixture.start))
         await ScheduleFixture.run(s, until: ScheduleFixture.at("2026-11-23T18:00:00Z"))
-        #expect(s.notifier.delivered.map(\.member) == ["anna"])
-        #expect(s.notifier.delivered.first?.text.contains("bathroom") == false)
+        #expect(s.sent.map(\.member) == ["anna"])
+        #expect(s.sent.first?.text.contains("bathroom") == false)
         await ScheduleFixture.run(s, until: ScheduleFixture.at("2026-11-24T08:00:00Z"))
-        #expect(s.notifier.delivered.map(\.member) == ["anna", "ben"])
-        #expect(s.notifier.delivered.last?.key == "digest-linda-2026-11-24-0800/ben")
-        #expect(s.notifier.delivered.last?.text.contains("14:02 bathroom dwell: 45 min.") == true)
+        #expect(s.sent.map(\.member) == ["anna", "ben"])
+        #expect(s.sent.last?.key == "digest-linda-2026-11-24-0800/ben")
+        #expect(s.sent.last?.text.contains("14:02 bathroom dwell: 45 min.") == true)
     }
 
     @Test func digestSettingChangesTheTimeAndRecipients() async throws {
@@ -86,9 +91,9 @@ struct DigestTests {
         await ScheduleFixture.run(s, until: Fixture.start)
         await s.engine.receive(ScheduleFixture.drift(at: Fixture.start))
         await ScheduleFixture.run(s, until: ScheduleFixture.at("2026-11-23T20:29:00Z"))
-        #expect(s.notifier.delivered.isEmpty)
+        #expect(s.sent.isEmpty)
         await ScheduleFixture.run(s, until: ScheduleFixture.at("2026-11-23T20:30:00Z"))
-        #expect(s.notifier.delivered.map(\.member) == ["anna", "ben"])
+        #expect(s.sent.map(\.member) == ["anna", "ben"])
     }
 
     @Test func restartKeepsWaitingEntriesAndNeverSendsADigestTwice() async throws {
@@ -105,7 +110,7 @@ struct DigestTests {
             _ = try await s.engine.recover()
             #expect(await s.engine.digest.count == 1)
             await ScheduleFixture.run(s, until: ScheduleFixture.at("2026-11-23T18:00:00Z"))
-            sent = s.notifier.delivered
+            sent = s.sent
         }
         #expect(sent.map(\.key) == ["digest-linda-2026-11-23-1800/anna"])
         let s = EngineTests.Setup(journal: true, dir: dir, config: ScheduleFixture.config())
@@ -114,7 +119,7 @@ struct DigestTests {
         #expect(report.redelivered.isEmpty)
         #expect(await s.engine.digest.isEmpty)
         await ScheduleFixture.run(s, until: ScheduleFixture.at("2026-11-23T18:31:00Z"))
-        #expect(s.notifier.delivered.isEmpty)
+        #expect(s.sent.isEmpty)
         // The transparency log lists it.
         let d = JournalQuery.disclosures(try IncidentJournal.read(directory: dir, person: "linda"))
         #expect(d.map(\.member) == ["anna"] && d.first?.incident == "digest-linda-2026-11-23-1800")
@@ -131,7 +136,7 @@ struct DigestTests {
         s.clock.stepWall(to: ScheduleFixture.at("2026-11-24T09:00:00Z"))
         _ = try await s.engine.recover()
         await ScheduleFixture.run(s, until: ScheduleFixture.at("2026-11-24T09:00:00Z"))
-        #expect(s.notifier.delivered.map(\.key) == ["digest-linda-2026-11-23-1800/anna"])
+        #expect(s.sent.map(\.key) == ["digest-linda-2026-11-23-1800/anna"])
     }
 
     @Test func noDigestWhileTheWallClockIsImplausible() async throws {
@@ -139,7 +144,7 @@ struct DigestTests {
         s.clock.stepWall(to: WallTime(seconds: 60))   // booted in 1970 without an RTC
         await s.engine.receive(ScheduleFixture.drift(at: Fixture.start))
         await ScheduleFixture.run(s, until: WallTime(seconds: 86_400 * 3))
-        #expect(s.notifier.delivered.isEmpty)
+        #expect(s.sent.isEmpty)
     }
 }
 
@@ -206,18 +211,18 @@ struct WeeklyTestTests {
         let s = EngineTests.Setup(config: c)
         await ScheduleFixture.run(s, until: Fixture.start)
         await ScheduleFixture.run(s, until: Self.tuesday10.adding(seconds: -60))
-        #expect(s.notifier.delivered.isEmpty)
+        #expect(s.sent.isEmpty)
         await ScheduleFixture.run(s, until: Self.tuesday10)
-        let test = try #require(s.notifier.delivered.first)
+        let test = try #require(s.sent.first)
         #expect(test.member == "anna" && test.purpose == .test && test.key == "weekly-test-linda-anna-2026-11-24/0")
         #expect(test.text.hasPrefix("TEST ONLY, nothing has happened to Linda."))
         await s.engine.receive(Ack(incident: test.incident, member: "anna", action: .claim, via: "ntfy"))
         #expect(await s.engine.testAnswered(test.incident))
         await ScheduleFixture.run(s, until: Self.tuesday10.adding(seconds: 3600))
-        #expect(s.notifier.delivered.count == 1, "answered: no report; sent once a week")
+        #expect(s.sent.count == 1, "answered: no report; sent once a week")
         #expect(!s.logs.entries.contains { $0.level == .warning })
         await ScheduleFixture.run(s, until: Self.tuesday10.adding(seconds: 7 * 86400))
-        #expect(s.notifier.delivered.map(\.key).last == "weekly-test-linda-anna-2026-12-01/0")
+        #expect(s.sent.map(\.key).last == "weekly-test-linda-anna-2026-12-01/0")
     }
 
     @Test func unansweredTestIsLoggedAtWarningAndReportedToTechnicalMembers() async throws {
@@ -225,19 +230,22 @@ struct WeeklyTestTests {
         await ScheduleFixture.run(s, until: Fixture.start)
         await ScheduleFixture.run(s, until: Self.tuesday10)
         // Anna, Ben and Sam take the circle's test; Dave has not consented.
-        #expect(s.notifier.delivered.map(\.member) == ["anna", "ben", "sam"])
+        #expect(s.sent.map(\.member) == ["anna", "ben", "sam"])
         #expect(s.logs.entries.contains { $0.message == "escalation.linda: weekly test for Dave (family) not sent: no consent recorded" || $0.message.hasSuffix("weekly test for Dave (family) not sent: no consent recorded") })
         await s.engine.receive(Ack(incident: "weekly-test-linda-ben-2026-11-24", member: "ben", action: .claim))
         // Sam answers by SMS-style reply on his channel.
         #expect(await s.engine.receive(reply: "1", fromAddress: "ops/sam", notifier: "mqtt")?.incident == "weekly-test-linda-sam-2026-11-24")
         await ScheduleFixture.run(s, until: Self.tuesday10.adding(seconds: 29 * 60))
-        #expect(s.notifier.delivered.count == 3)
+        #expect(s.sent.count == 3)
         await ScheduleFixture.run(s, until: Self.tuesday10.adding(seconds: 30 * 60))
-        let report = try #require(s.notifier.delivered.last)
+        let report = try #require(s.sent.last)
         #expect(report.member == "sam" && report.purpose == .summary && report.key == "weekly-test-linda-anna-2026-11-24-unanswered/sam")
         #expect(report.text == "careMonitord at Linda's: the weekly test page to Anna (daughter), sent 10:00, was not answered within 30 min. Alerts may not reach them: please check with them.")
         #expect(s.logs.entries.contains { $0.level == .warning && $0.message.contains("weekly test page to Anna (daughter) was not answered within 30 min") })
         #expect(s.lines.all.contains { if case .notification(_, "weekly-test-linda-anna-2026-11-24", "sam", _, _, _) = $0 { true } else { false } })
+        // The next daily heartbeat repeats it.
+        await ScheduleFixture.run(s, until: ScheduleFixture.at("2026-11-25T09:00:00Z"))
+        #expect(s.notifier.delivered.last?.text.hasSuffix("journal OK. Weekly test unanswered by: Anna (daughter).") == true)
     }
 
     @Test func weeklyTestWaitsWhileAnIncidentIsOpen() async throws {
@@ -245,10 +253,10 @@ struct WeeklyTestTests {
         await ScheduleFixture.run(s, until: Self.tuesday10.adding(seconds: -600))
         await s.engine.receive(Fixture.fall(at: Self.tuesday10.adding(seconds: -600)))
         await ScheduleFixture.run(s, until: Self.tuesday10)
-        #expect(!s.notifier.delivered.contains { $0.purpose == .test })
+        #expect(!s.sent.contains { $0.purpose == .test })
         await s.engine.receive(Ack(incident: "linda-20261124-095000", member: "linda", action: .cancel))
         await ScheduleFixture.run(s, until: Self.tuesday10.adding(seconds: 60))
-        #expect(s.notifier.delivered.filter { $0.purpose == .test }.map(\.member) == ["anna", "ben", "sam"])
+        #expect(s.sent.filter { $0.purpose == .test }.map(\.member) == ["anna", "ben", "sam"])
     }
 
     @Test func pendingTestSurvivesARestartAndIsReportedWhenItsWindowPasses() async throws {
@@ -266,10 +274,10 @@ struct WeeklyTestTests {
         let recovered = try await s.engine.recover()
         #expect(recovered.redelivered.isEmpty)
         await ScheduleFixture.run(s, until: Self.tuesday10.adding(seconds: 600))
-        #expect(s.notifier.delivered.isEmpty, "no test is sent twice the same week")
+        #expect(s.sent.isEmpty, "no test is sent twice the same week")
         await ScheduleFixture.run(s, until: Self.tuesday10.adding(seconds: 30 * 60 - 10))
-        #expect(s.notifier.delivered.isEmpty)
+        #expect(s.sent.isEmpty)
         await ScheduleFixture.run(s, until: Self.tuesday10.adding(seconds: 30 * 60))
-        #expect(s.notifier.delivered.map(\.key) == ["weekly-test-linda-anna-2026-11-24-unanswered/sam"])
+        #expect(s.sent.map(\.key) == ["weekly-test-linda-anna-2026-11-24-unanswered/sam"])
     }
 }
