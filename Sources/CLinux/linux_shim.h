@@ -37,4 +37,12 @@ static inline int cm_membarrier_heavy(void) {
 }
 /* A compiler-only barrier (no instruction): the light side of the membarrier handshake. */
 static inline void cm_compiler_barrier(void) { __asm__ __volatile__("" ::: "memory"); }
+/* A spin-wait hint (x86 PAUSE, ARM YIELD): lets an SMT sibling (often the producer, on a 2-vCPU machine) run. */
+static inline void cm_cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
 #endif

@@ -19,8 +19,12 @@ public final class AccelFastPath: @unchecked Sendable {
         public var hz: Double
         public var explicitTimes: Bool
         public var scale: Double
+        /// 1 / hz: sample i is at t0 + i × period (a multiplication per sample instead of a division; the
+        /// difference is below a nanosecond).
+        public var period: Double
         @inlinable init(count: Int, t0: Double, hz: Double, explicitTimes: Bool, scale: Double) {
             self.count = count; self.t0 = t0; self.hz = hz; self.explicitTimes = explicitTimes; self.scale = scale
+            self.period = hz > 0 ? 1 / hz : 0
         }
     }
 
@@ -97,6 +101,6 @@ public final class AccelFastPath: @unchecked Sendable {
     /// The time of sample `i` of `batch`.
     @inlinable @inline(__always)
     public func time(of i: Int, in batch: Batch) -> Double {
-        batch.explicitTimes ? t[i] : batch.t0 + Double(i) / batch.hz
+        batch.explicitTimes ? t[i] : batch.t0 + Double(i) * batch.period
     }
 }

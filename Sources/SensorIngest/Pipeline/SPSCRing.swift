@@ -227,13 +227,14 @@ public enum SPSCRing<Element: BitwiseCopyable> {
         }
 
         /// Waits until an element is available or `timeoutNanoseconds` pass. First re-checks the ring
-        /// `spinChecks` times (default 65,536 acquire loads, some tens of microseconds: a producer mid-burst publishes again
+        /// `spinChecks` times with a CPU pause hint between (default 65,536: some hundreds of microseconds; a producer mid-burst publishes again
         /// that soon, and a park costs a membarrier plus a futex wake on the producer), then parks on a futex: no
         /// spinning consumer on a quiet ring. Returns true when elements are available.
-        public mutating func wait(timeoutNanoseconds: Int64, spinChecks: Int = 1 << 16) -> Bool {
+        public mutating func wait(timeoutNanoseconds: Int64, spinChecks: Int = 1 << 12) -> Bool {
             var checks = 0
             while checks < spinChecks {
                 if hasElements() { return true }
+                cm_cpu_relax()
                 checks += 1
             }
             let word = UnsafeMutableRawPointer(storage.parked).assumingMemoryBound(to: UInt32.self)
