@@ -148,6 +148,25 @@ struct SensorHealthDetectorTests {
         #expect(notWorn.last.map { abs($0.time - (watchDay + 10.25 * 3600)) < 2 } == true)
     }
 
+    /// Two wristbands' batches and the home's events interleave a few seconds out of time order: that is not a
+    /// clock step, so the not-worn wait is not restarted by it.
+    @Test func samplesOfSeveralDevicesSlightlyOutOfOrderAreNotAClockStep() throws {
+        let h = try WatchHarness(["health": ["learningSeconds": 0]])
+        var t = watchDay + 7 * 3600
+        var nextMotion = t
+        while t < watchDay + 10.5 * 3600 {
+            h.accel("band1", x: 0.02, y: -0.99, z: 0.05, at: t)
+            h.accel("band2", x: 0.3 * Float(sin(t * 7)), y: -0.9, z: 0.1, at: t - 3)   // a batch 3 s behind
+            if t >= nextMotion {
+                h.send("kitchen/motion", .motion, 1, at: t - 1)
+                nextMotion += 600
+            }
+            t += 0.2
+        }
+        let notWorn = h.emitted.filter { $0.kind == .notWorn && $0.device == "band1" }
+        #expect(notWorn.first.map { abs($0.time - (watchDay + 10 * 3600)) < 5 } == true, "\(h.timeline(from: watchDay))")
+    }
+
     @Test func aStillWristbandInAQuietHomeIsNotReported() throws {
         let h = try WatchHarness(["health": ["learningSeconds": 0]])
         Self.stillBand(h, from: watchDay + 8 * 3600, until: watchDay + 11 * 3600, homeActive: false)

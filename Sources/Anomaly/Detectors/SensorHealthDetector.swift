@@ -137,6 +137,8 @@ public final class SensorHealthDetector: Detector {
     @exclusivity(unchecked) var homeEvents: [Double]
     @exclusivity(unchecked) var homeEventTotal = 0
     @exclusivity(unchecked) var lastTime = -Double.infinity
+    /// Samples up to this much older than the latest one are reordering between devices, not a clock step.
+    static let reorderToleranceSeconds = 60.0
     /// Learned intervals restored from an earlier run, by device name, taken when the device is first seen.
     var restored: [String: (interval: Double, firstSeen: Double, heartbeat: Bool)] = [:]
 
@@ -197,8 +199,14 @@ public final class SensorHealthDetector: Detector {
         let s = Int(slotOfSignal[i])
         guard s >= 0 else { return }
         let t = sample.time
-        if t < lastTime || t - lastTime > settings.clockStepSeconds { timeJumped(from: lastTime, to: t) }
-        lastTime = t
+        // Samples of several devices interleave a little out of time order (a wristband's batch arrives after a
+        // door event): only a step back of more than `reorderToleranceSeconds` is a clock step.
+        if t < lastTime - Self.reorderToleranceSeconds || t - lastTime > settings.clockStepSeconds {
+            timeJumped(from: lastTime, to: t)
+            lastTime = t
+        } else if t > lastTime {
+            lastTime = t
+        }
         let d = slots[s].device
         switch slots[s].role {
         case .acceleration:
@@ -297,8 +305,12 @@ public final class SensorHealthDetector: Detector {
     // MARK: Time
 
     public func advance(to time: Double) {
-        if time < lastTime || time - lastTime > settings.clockStepSeconds { timeJumped(from: lastTime, to: time) }
-        lastTime = time
+        if time < lastTime - Self.reorderToleranceSeconds || time - lastTime > settings.clockStepSeconds {
+            timeJumped(from: lastTime, to: time)
+            lastTime = time
+        } else if time > lastTime {
+            lastTime = time
+        }
         for d in devices.indices {
             checkSilence(d, at: time)
             if !devices[d].offlineSince.isNaN && !devices[d].offlineActive { checkOffline(d, at: time) }

@@ -217,8 +217,17 @@ public final class ThresholdDetector: Detector {
         let s = Int(slotOfSignal[i])
         guard s >= 0 else { return }
         let v = sample.value, t = sample.time
-        if t < lastTime { clockWentBack(to: t) } else if t - lastTime > settings.staleSeconds { clockSteppedForward(to: t) }
-        lastTime = t
+        // Readings of several sensors interleave a little out of time order: only a step back of more than
+        // `reorderToleranceSeconds` is a clock step.
+        if t < lastTime - Self.reorderToleranceSeconds {
+            clockWentBack(to: t)
+            lastTime = t
+        } else if t - lastTime > settings.staleSeconds {
+            clockSteppedForward(to: t)
+            lastTime = t
+        } else if t > lastTime {
+            lastTime = t
+        }
         let st = settings
         // The previous reading is stale (a silent sensor, a forward clock step): whether the condition held in
         // between is unknown, so a wait in progress restarts now.
@@ -251,9 +260,19 @@ public final class ThresholdDetector: Detector {
         }
     }
 
+    /// Readings up to this much older than the latest one are reordering between sensors, not a clock step.
+    static let reorderToleranceSeconds = 60.0
+
     public func advance(to time: Double) {
-        if time < lastTime { clockWentBack(to: time) } else if time - lastTime > settings.staleSeconds { clockSteppedForward(to: time) }
-        lastTime = time
+        if time < lastTime - Self.reorderToleranceSeconds {
+            clockWentBack(to: time)
+            lastTime = time
+        } else if time - lastTime > settings.staleSeconds {
+            clockSteppedForward(to: time)
+            lastTime = time
+        } else if time > lastTime {
+            lastTime = time
+        }
         for s in slots.indices {
             switch slots[s].role {
             case .temperature: checkTemperature(s, at: time)
