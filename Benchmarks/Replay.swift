@@ -47,23 +47,12 @@ enum ReplayBenchmark {
                 note("replay_pipeline_only: best \(swift.best) samples/s; feeder \(bestPass!.feederCPU) s, detector \(bestPass!.consumerCPU) s CPU")
                 return
             }
-            var protoLibDecode = Repeats(), protoAll = Repeats()
-            var protoLibBest: ReplayPass?, protoAllBest: ReplayPass?
-            for _ in 0..<passes {
-                let a = ProtoReplay.run(capture, libraryDecoders: true)
-                protoLibDecode.append(n / a.seconds)
-                if protoLibBest.map({ a.seconds < $0.seconds }) ?? true { protoLibBest = a }
-                let b = ProtoReplay.run(capture, libraryDecoders: false)
-                protoAll.append(n / b.seconds)
-                if protoAllBest.map({ b.seconds < $0.seconds }) ?? true { protoAllBest = b }
-            }
             // The detector thread's own work, alone: DetectorEngine.process over the capture's samples (4 signals).
             var detector = TimedRepeats()
             for _ in 0..<passes { detector.append(detectorOnce(samples: files.samples), items: n) }
-            var reader = TimedRepeats(), proto = TimedRepeats(), c = TimedRepeats()
+            var reader = TimedRepeats(), c = TimedRepeats()
             for _ in 0..<passes {
                 reader.append(readerOnce(capture, expected: files.samples), items: n)
-                proto.append(prototypeReaderOnce(capture, expected: files.samples), items: n)
                 let t0 = cmb_now_ns(), c0 = cmb_thread_cpu_ns()
                 let r = cmb_accel_scan(capture.bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), capture.bytes.count)
                 let timing = Timing(wall: Double(cmb_now_ns() - t0) / 1e9, cpu: Double(cmb_thread_cpu_ns() - c0) / 1e9)
@@ -80,24 +69,8 @@ enum ReplayBenchmark {
             s.add("passes", passes)
             s.add("goal_samples_per_s", 20_000_000)
             s.emit()
-            for (impl, r, best, changes) in [
-                ("prototype_pipeline_library_decoders", protoLibDecode, protoLibBest!, "3,4,5"),
-                ("prototype_pipeline_prototype_decoders", protoAll, protoAllBest!, "1,2,3,4,5"),
-            ] {
-                var line = JSONLine(bench: "replay", impl: impl)
-                line.add("samples_per_s_best", r.best)
-                line.add("samples_per_s_median", r.median)
-                line.add("ns_per_sample_best", 1e9 / r.best)
-                line.add("feeder_cpu_ns_per_sample", best.feederCPU * 1e9 / n)
-                line.add("detector_cpu_ns_per_sample", best.consumerCPU * 1e9 / n)
-                line.add("passes", passes)
-                line.add("changes", changes)
-                line.emit()
-            }
             detector.emit(bench: "replay", impl: "swift_detector_engine_process_only")
             reader.emit(bench: "replay", impl: "swift_line_reader_and_fast_path_only")
-            proto.emit(bench: "replay", impl: "prototype_line_reader_and_fast_path_only",
-                       extra: ("changes", "Benchmarks/Prototype: memchr unescape, switch powers of ten"))
             c.emit(bench: "replay", impl: "c_accel_scan")
             var ratio = JSONLine(bench: "replay", impl: "swift_replay_pipeline/c_accel_scan")
             ratio.add("ratio_best", swift.best / c.wall.best)
@@ -169,34 +142,6 @@ enum ReplayBenchmark {
     static func readerOnce(_ capture: MappedFile, expected: Int) -> Timing {
         let reader = CaptureLineReader()
         let fast = AccelFastPath()
-        var samples = 0
-        var checksum = 0.0
-        let t0 = cmb_now_ns(), c0 = cmb_thread_cpu_ns()
-        let bytes = capture.bytes
-        let base = bytes.baseAddress!
-        var offset = 0
-        while offset < bytes.count {
-            let nl = memchr(base + offset, 0x0A, bytes.count - offset)
-            let end = nl.map { UnsafeRawPointer($0) - base } ?? bytes.count
-            _ = reader.read(UnsafeRawBufferPointer(start: base + offset, count: end - offset)) { line in
-                if let batch = fast.scan(line.payload) {
-                    samples += batch.count
-                    checksum += fast.x[0] + fast.y[batch.count - 1]
-                }
-            }
-            offset = end + 1
-        }
-        let timing = Timing(wall: Double(cmb_now_ns() - t0) / 1e9, cpu: Double(cmb_thread_cpu_ns() - c0) / 1e9)
-        withUnsafePointer(to: &checksum) { cmb_black_hole($0) }
-        guard samples == expected else { fail("the reader decoded \(samples) samples, expected \(expected)") }
-        return timing
-    }
-
-    /// The same loop as `readerOnce` over the benchmark's prototype copies (Benchmarks/Prototype/) that carry the
-    /// decoding changes recommended for SensorIngest: the figure they would give.
-    static func prototypeReaderOnce(_ capture: MappedFile, expected: Int) -> Timing {
-        let reader = ProtoLineReader()
-        let fast = ProtoAccelFastPath()
         var samples = 0
         var checksum = 0.0
         let t0 = cmb_now_ns(), c0 = cmb_thread_cpu_ns()
