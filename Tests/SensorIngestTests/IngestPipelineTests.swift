@@ -3,6 +3,7 @@ import Foundation
 import CareSupport
 import Synchronization
 import Testing
+import TestSupport
 @testable import SensorIngest
 
 /// A routing for tests: `acc/<device>` is an accelerometer source, `sos/<device>` gives one SOS reading per message
@@ -141,8 +142,7 @@ struct IngestPipelineDecoderTests {
     /// series in order, so these batches reach the detectors as acceleration samples.
     @Test func everyAccelerometerFormatBecomesSamples() throws {
         let routing = try SourceRouting(sources: [SourceConfiguration(topic: "wearable/+/accel", format: "accel")])
-        let shared = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/fixtures/mqtt/highrate")
+        let shared = URL(fileURLWithPath: Fixtures.directory()).appendingPathComponent("highrate")
         let files = try FileManager.default.contentsOfDirectory(atPath: shared.path).filter { $0.hasSuffix(".json") }
         try #require(!files.isEmpty, "fixtures not found at \(shared.path)")
         for f in files {

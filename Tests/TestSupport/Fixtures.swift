@@ -5,9 +5,10 @@ import Glibc
 import Darwin
 #endif
 
-/// The shared MQTT payload fixtures (`shared/fixtures/mqtt`: real third-party payloads, one file each, listed with
-/// their topic in `index.json`). Found from `$CM_SHARED` (the shared folder) or beside the repository
-/// (`<repo>/../shared`), as CI lays it out.
+/// The MQTT payload fixtures (real third-party payloads, one file each, listed with their topic, source and
+/// provenance in `index.json`): the repository's copy in `Tests/Fixtures/mqtt` (taken from the project's
+/// `shared/fixtures/mqtt`), so that a clone tests itself wherever it lies; `$CM_SHARED` points at another shared
+/// folder instead (e.g. to test a newer fixture set).
 public enum Fixtures {
     public struct Entry: Sendable, Equatable {
         /// Path below the fixtures directory, `zigbee2mqtt/water_leak_capture.json`; its first level is the stack.
@@ -28,16 +29,16 @@ public enum Fixtures {
         if let shared = getenv("CM_SHARED") {
             return String(cString: shared) + "/fixtures/mqtt"
         }
-        // <repo>/Tests/TestSupport/Fixtures.swift → <repo>/../shared/fixtures/mqtt
+        // <repo>/Tests/TestSupport/Fixtures.swift → <repo>/Tests/Fixtures/mqtt
         var parts = filePath.split(separator: "/", omittingEmptySubsequences: false)
         parts.removeLast()   // Fixtures.swift
-        return parts.joined(separator: "/") + "/../../../shared/fixtures/mqtt"
+        return parts.joined(separator: "/") + "/../Fixtures/mqtt"
     }
 
     /// Every entry of `index.json`, in index order.
     public static func index() throws -> [Entry] {
         let path = directory() + "/index.json"
-        guard let bytes = readFile(path) else { throw Failure(description: "cannot read \(path): set CM_SHARED to the shared folder") }
+        guard let bytes = readFile(path) else { throw Failure(description: "cannot read \(path): the fixtures are in Tests/Fixtures/mqtt (or set CM_SHARED to a shared folder)") }
         let root = try JSONParser.parse(bytes)
         guard case .array(let items)? = root["fixtures"] else { throw Failure(description: "\(path): no `fixtures` array") }
         var out: [Entry] = []
