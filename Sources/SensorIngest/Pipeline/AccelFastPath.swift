@@ -28,7 +28,16 @@ public final class AccelFastPath: @unchecked Sendable {
         }
     }
 
-    public init() {}
+    /// 10^0 … 10^22, exact in binary64, owned by this instance (no global: no lazy initialisation per call).
+    @usableFromInline let powersOfTen: UnsafeMutablePointer<Double>
+
+    public init() {
+        powersOfTen = .allocate(capacity: 23)
+        var v = 1.0
+        for e in 0...22 { powersOfTen[e] = v; v *= 10 }
+    }
+
+    deinit { powersOfTen.deallocate() }
 
     public static let standardGravity = 9.80665
 
@@ -48,7 +57,7 @@ public final class AccelFastPath: @unchecked Sendable {
                 let axis = s.p[key.lowerBound]
                 let out = axis == UInt8(ascii: "x") ? x : axis == UInt8(ascii: "y") ? y : z
                 if s.peek() == UInt8(ascii: "[") {
-                    guard s.numberArray(into: out) else { return nil }
+                    guard s.numberArray(into: out, powersOfTen: powersOfTen) else { return nil }
                 } else {
                     guard let v = s.number() else { return nil }
                     single = true
@@ -63,7 +72,7 @@ public final class AccelFastPath: @unchecked Sendable {
                 hz = v
             } else if s.equals(key, "t") {
                 if s.peek() == UInt8(ascii: "[") {
-                    guard s.numberArray(into: t) else { return nil }
+                    guard s.numberArray(into: t, powersOfTen: powersOfTen) else { return nil }
                     haveTArray = true
                 } else {
                     guard let v = s.number() else { return nil }

@@ -294,7 +294,7 @@ struct ByteScanner {
     /// `-0.0123`) is parsed inline on locals; anything else (exponent, long mantissa, spaces) goes through
     /// `number()`. `out`'s storage is read into locals and written back once: per-element accesses to a class's
     /// stored properties would each pay a dynamic exclusivity check in builds that keep them.
-    @inlinable mutating func numberArray(into out: DoubleScratch) -> Bool {
+    @inlinable mutating func numberArray(into out: DoubleScratch, powersOfTen powers: UnsafePointer<Double>) -> Bool {
         out.count = 0
         guard expect(UInt8(ascii: "[")) else { return false }
         if expect(UInt8(ascii: "]")) { return true }
@@ -334,7 +334,7 @@ struct ByteScanner {
             var v: Double
             if digits > 0 && digits <= 19 && (frac > 0 || j == intStart + digits) && frac <= 22
                 && mantissa <= (1 << 53) && j < n && (p[j] == UInt8(ascii: ",") || p[j] == UInt8(ascii: "]")) {
-                v = Double(mantissa) / ByteScanner.powerOfTen(frac)
+                v = Double(mantissa) / powers[frac]   // a load, not a switch: digit counts vary from number to number
                 if neg { v = -v }
                 i = j
             } else {
