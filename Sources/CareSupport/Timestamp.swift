@@ -90,10 +90,16 @@ public enum Timestamp {
         return t.withUTF8 { parse(UnsafeRawBufferPointer($0)) }
     }
 
-    /// `2026-11-23T14:02:03.125Z` (RFC 3339, UTC, milliseconds).
+    /// `2026-11-23T14:02:03.125Z` (RFC 3339, UTC, milliseconds), to the nearest millisecond (`x.123` seconds is
+    /// not exact in binary: truncating its product with 1000 would print `.122`).
     public static func rfc3339(_ epochSeconds: Double) -> String {
         guard epochSeconds.isFinite else { return "1970-01-01T00:00:00.000Z" }
-        let totalMs = Int((epochSeconds * 1000).rounded(.down))
+        return rfc3339(milliseconds: Int64((epochSeconds * 1000).rounded()))
+    }
+
+    /// `2026-11-23T14:02:03.125Z` from whole milliseconds since the epoch (exact).
+    public static func rfc3339(milliseconds: Int64) -> String {
+        let totalMs = Int(milliseconds)
         var days = totalMs / 86_400_000
         var msOfDay = totalMs % 86_400_000
         if msOfDay < 0 { msOfDay += 86_400_000; days -= 1 }

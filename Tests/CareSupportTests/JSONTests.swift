@@ -67,3 +67,13 @@ struct TimestampTests {
         }
     }
 }
+
+@Suite("Timestamps to the millisecond")
+struct TimestampMillisecondTests {
+    @Test func millisecondsThatAreNotExactInBinaryPrintAsWritten() {
+        // 1_795_442_523.123 is not exact in binary64: truncating its product with 1000 would print .122.
+        #expect(Timestamp.rfc3339(1_795_442_523.123) == "2026-11-23T14:02:03.123Z")
+        #expect(Timestamp.rfc3339(milliseconds: 1_795_442_523_123) == "2026-11-23T14:02:03.123Z")
+        #expect(Timestamp.rfc3339(milliseconds: -1) == "1969-12-31T23:59:59.999Z")
+    }
+}
