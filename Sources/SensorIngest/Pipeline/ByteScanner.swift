@@ -175,7 +175,7 @@ struct ByteScanner {
         }
     }
 
-    @inlinable func hex4(at at: Int) -> UInt32? {
+    @inlinable func hex4(at: Int) -> UInt32? {
         var v: UInt32 = 0
         for q in at..<(at + 4) {
             let c = p[q]
