@@ -3,7 +3,7 @@
 import PackageDescription
 
 /// The per-sample modules: release builds drop the dynamic exclusivity checks (each access to a class's stored
-/// property on the hot path otherwise costs a runtime call: measured 11 % of replay). Debug builds, where every test
+/// property on the hot path otherwise costs a runtime call, `swift_beginAccess`, high in a replay profile). Debug builds, where every test
 /// runs, keep them; the static checks stay on everywhere.
 let hotPath: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
 

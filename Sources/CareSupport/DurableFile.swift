@@ -42,8 +42,8 @@ public enum DurableFile {
         if dfd >= 0 { _ = fsync(dfd); close(dfd) }
     }
 
-    /// The whole file, or nil when it does not exist or cannot be read.
-    public static func read(_ path: String) -> [UInt8]? {
+    /// The whole file, or nil when it does not exist, cannot be read (errno says why) or is larger than `limit`.
+    public static func read(_ path: String, limit: Int = .max) -> [UInt8]? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
@@ -54,6 +54,7 @@ public enum DurableFile {
             if n < 0 { if errno == EINTR { continue }; return nil }
             if n == 0 { return out }
             out.append(contentsOf: chunk[0..<n])
+            if out.count > limit { return nil }
         }
     }
 }

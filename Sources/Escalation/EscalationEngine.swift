@@ -66,7 +66,7 @@ public actor EscalationEngine {
     }
 
     public static func currentBootID() -> String {
-        guard let r = readSmallFile("/proc/sys/kernel/random/boot_id") else { return "unknown" }
+        guard let r = DurableFile.read("/proc/sys/kernel/random/boot_id", limit: 64 * 1024) else { return "unknown" }
         return String(decoding: r, as: UTF8.self).replacingAll("\n", with: "").trimmed
     }
 

@@ -5,20 +5,6 @@ import Testing
 
 // MARK: - Synthetic traces
 
-/// A deterministic random source (SplitMix64, Box–Muller normals) for the synthetic traces.
-private struct FallRandom {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func unit() -> Double { (Double(next() >> 11) + 1) / 9_007_199_254_740_992.0 }
-    mutating func normal() -> Double { (-2 * log(unit())).squareRoot() * cos(2 * Double.pi * unit()) }
-}
-
 /// A 3-vector in g.
 private struct V3 { var x, y, z: Double
     static func * (v: V3, k: Double) -> V3 { V3(x: v.x * k, y: v.y * k, z: v.z * k) }
@@ -48,7 +34,7 @@ private struct TraceBuilder {
     var hz: Double
     var jitter = 0.0
     var mounting: (yaw: Double, pitch: Double, roll: Double)
-    var random = FallRandom(state: 42)
+    var random = TestRandom(state: 42)
     var time = 1_767_571_200.0
     var tilt = 0.0            // current trunk tilt from upright, degrees (about the body x axis)
     var samples: [(t: Double, v: V3)] = []
@@ -57,7 +43,7 @@ private struct TraceBuilder {
 
     init(hz: Double, jitter: Double = 0, mounting: (Double, Double, Double), seed: UInt64 = 42) {
         self.hz = hz; self.jitter = jitter; self.mounting = (mounting.0, mounting.1, mounting.2)
-        random = FallRandom(state: seed)
+        random = TestRandom(state: seed)
     }
 
     static func gravity(_ tiltDegrees: Double) -> V3 {

@@ -2,7 +2,7 @@ import Anomaly
 import Foundation
 import Testing
 
-/// A deterministic random source for the statistics tests (SplitMix64, Box–Muller normals).
+/// A deterministic random source for the Anomaly tests (SplitMix64, Box–Muller normals).
 struct TestRandom {
     var state: UInt64
     mutating func next() -> UInt64 {

@@ -38,7 +38,7 @@ public enum Fixtures {
     /// Every entry of `index.json`, in index order.
     public static func index() throws -> [Entry] {
         let path = directory() + "/index.json"
-        guard let bytes = readFile(path) else { throw Failure(description: "cannot read \(path): the fixtures are in Tests/Fixtures/mqtt (or set CM_SHARED to a shared folder)") }
+        guard let bytes = DurableFile.read(path) else { throw Failure(description: "cannot read \(path): the fixtures are in Tests/Fixtures/mqtt (or set CM_SHARED to a shared folder)") }
         let root = try JSONParser.parse(bytes)
         guard case .array(let items)? = root["fixtures"] else { throw Failure(description: "\(path): no `fixtures` array") }
         var out: [Entry] = []
@@ -55,7 +55,7 @@ public enum Fixtures {
     /// A fixture's bytes (the exact MQTT payload).
     public static func payload(_ file: String) throws -> [UInt8] {
         let path = directory() + "/" + file
-        guard let bytes = readFile(path) else { throw Failure(description: "cannot read \(path)") }
+        guard let bytes = DurableFile.read(path) else { throw Failure(description: "cannot read \(path)") }
         return bytes
     }
 
@@ -91,18 +91,5 @@ public enum Fixtures {
             rest = rest[range.upperBound...]
         }
         return out + rest
-    }
-
-    static func readFile(_ path: String) -> [UInt8]? {
-        guard let f = fopen(path, "rb") else { return nil }
-        defer { fclose(f) }
-        var out: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, f) }
-            if n <= 0 { break }
-            out.append(contentsOf: buffer[0..<n])
-        }
-        return out
     }
 }

@@ -93,7 +93,7 @@ public struct SMSNotifier: Notifier {
         var out: [Reply] = []
         for name in names.sorted() {
             let path = "\(dir)/\(name)"
-            guard let bytes = readSmallFile(path) else { continue }
+            guard let bytes = DurableFile.read(path, limit: 64 * 1024) else { continue }
             let text = String(decoding: bytes, as: UTF8.self)
             guard let split = text.range(of: "\n\n") else { continue }
             var from: String?

@@ -37,8 +37,8 @@ public final class PrivateBroker: Sendable {
                         "log_dest stderr", "log_type error", "log_type warning"] + extraConfiguration
             let confPath = "\(dir)/mosquitto.conf"
             let logPath = "\(dir)/mosquitto.log"
-            guard PrivateBroker.write((conf.joined(separator: "\n") + "\n"), to: confPath) else {
-                throw Failure(message: "cannot write \(confPath): \(String(cString: strerror(errno)))")
+            do { try DurableFile.write(Array((conf.joined(separator: "\n") + "\n").utf8), to: confPath, mode: 0o600) } catch {
+                throw Failure(message: "\(error)")
             }
             let child: ChildProcess
             do {
@@ -58,7 +58,7 @@ public final class PrivateBroker: Sendable {
             }
             child.terminate(SIGKILL)
             _ = child.wait()
-            lastLog = String(decoding: PrivateBroker.read(logPath), as: UTF8.self)
+            lastLog = String(decoding: DurableFile.read(logPath) ?? [], as: UTF8.self)
         }
         throw Failure(message: "mosquitto did not start on a free loopback port after 10 tries; its log:\n\(lastLog)")
     }
@@ -125,25 +125,4 @@ public final class PrivateBroker: Sendable {
         return nil
     }
 
-    static func write(_ text: String, to path: String) -> Bool {
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        let bytes = Array(text.utf8)
-        return bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) } == bytes.count
-    }
-
-    static func read(_ path: String) -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return [] }
-        defer { close(fd) }
-        var out: [UInt8] = []
-        var buf = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = buf.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if n <= 0 { break }
-            out.append(contentsOf: buf[0..<n])
-        }
-        return out
-    }
 }

@@ -16,7 +16,7 @@ enum ExplainCommand {
         switch (a.value("payload"), a.value("payload-file")) {
         case (let p?, nil): payload = Array(p.utf8)
         case (nil, let f?):
-            guard let bytes = readFile(f) else {
+            guard let bytes = DurableFile.read(f) else {
                 throw CommandError(exitCode: ExitCode.noInput, message: "explain: cannot read payload file \(f)")
             }
             payload = bytes

@@ -48,7 +48,7 @@ struct Configuration {
     /// Reads and validates `path`. Throws `ConfigurationError` listing every problem, or `CommandError` when the
     /// file cannot be read.
     static func load(path: String) throws -> Configuration {
-        guard let bytes = readFile(path) else {
+        guard let bytes = DurableFile.read(path) else {
             throw CommandError(exitCode: ExitCode.config, message: "cannot read config \(path): \(String(cString: strerror(errno)))")
         }
         let document: JSONDocument
@@ -165,20 +165,4 @@ struct Configuration {
         guard !name.contains(".."), !name.hasPrefix("/") else { return false }
         return access("/usr/share/zoneinfo/\(name)", R_OK) == 0
     }
-}
-
-/// Reads a whole file (configs, payload files). nil with errno set when it cannot be read.
-func readFile(_ path: String) -> [UInt8]? {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { return nil }
-    defer { close(fd) }
-    var out: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        if n < 0 { if errno == EINTR { continue }; return nil }
-        if n == 0 { break }
-        out.append(contentsOf: chunk[0..<n])
-    }
-    return out
 }
