@@ -28,6 +28,27 @@ enum ReplayBenchmark {
             // Touch every page once so that neither side pays for page faults or disk.
             _ = cmb_accel_scan(capture.bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), capture.bytes.count)
 
+            if options.only.contains("null_consumer") {   // the pipeline with a consumer that only counts
+                var counting = Repeats()
+                var feeder = Double.infinity
+                for _ in 0..<passes {
+                    let p = replayOnceNullConsumer(files.capturePath)
+                    counting.append(Double(files.samples) / p.seconds)
+                    feeder = min(feeder, p.feederCPU)
+                }
+                var line = JSONLine(bench: "replay", impl: "swift_replay_pipeline_counting_consumer")
+                line.add("samples_per_s_best", counting.best)
+                line.add("samples_per_s_median", counting.median)
+                line.add("feeder_cpu_ns_per_sample", feeder * 1e9 / Double(files.samples))
+                line.emit()
+                return
+            }
+            if options.only.contains("reader_only") {   // for profiling the line reader and accel scan alone
+                var reader = TimedRepeats()
+                for _ in 0..<passes { reader.append(readerOnce(capture, expected: files.samples), items: Double(files.samples)) }
+                reader.emit(bench: "replay", impl: "swift_line_reader_and_fast_path_only")
+                return
+            }
             var swift = Repeats(), allocs: UInt64 = 0
             var bestPass: ReplayPass?
             note("replay: \(passes) passes over \(files.samples) samples")
@@ -81,6 +102,34 @@ enum ReplayBenchmark {
     }
 
     /// One replay as `careMonitord replay` runs it: the feeder on this thread, the detector thread consuming.
+    /// A consumer that only counts (the ring and decoders without detectors).
+    final class CountingProcessor: SampleProcessor, @unchecked Sendable {
+        var samples = 0
+        var checksum: Float = 0
+        func process(_ sample: Sample) { samples += 1; checksum += sample.x }
+        func advance(to time: Double) {}
+    }
+
+    static func replayOnceNullConsumer(_ path: String) -> ReplayPass {
+        let pipeline = IngestPipeline(routing: WearableAccelRouting(), backpressure: .wait)
+        let engine = Handoff(CountingProcessor())
+        let consumerCPU = RunRecord()
+        let t0 = cmb_now_ns(), c0 = cmb_thread_cpu_ns()
+        let consumer = OSThread(name: "replay-count") {
+            let c0 = cmb_thread_cpu_ns()
+            pipeline.runConsumer(engine.value)
+            consumerCPU.endNs = cmb_thread_cpu_ns() - c0
+        }
+        let replay = CaptureReplay(pipeline: pipeline) { file, line, problem in note("\(file):\(line): \(problem)") }
+        do { _ = try replay.feed(files: [path]) } catch { fail("\(error)") }
+        let feederCPU = cmb_thread_cpu_ns() - c0
+        consumer.join()
+        let seconds = Double(cmb_now_ns() - t0) / 1e9
+        precondition(engine.value.samples == pipeline.counts.samples, "the consumer did not see every sample")
+        return ReplayPass(seconds: seconds, feederCPU: Double(feederCPU) / 1e9, consumerCPU: Double(consumerCPU.endNs) / 1e9,
+                          counts: pipeline.counts)
+    }
+
     static func replayOnce(_ path: String) -> ReplayPass {
         let pipeline = IngestPipeline(routing: WearableAccelRouting(), backpressure: .wait)
         let engine = Handoff(makeBenchmarkDetectorEngine(signals: pipeline.registry))

@@ -15,7 +15,9 @@ import Glibc
 /// `--scale` multiplies the work of every figure (default 1: a full run stays under two minutes on 2 cores);
 /// `--samples` is the size of the generated capture for replay and rolling (default 6,000,000, as the contract
 /// check uses); environment variables CM_BENCH_SCALE, CM_BENCH_SAMPLES, CM_BENCH_REPEATS do the same.
-/// `--only replay,replay_pipeline_only` runs just the library replay passes (for a profiler); CM_BENCH_DEBUG=1 prints
+/// `--only replay,replay_pipeline_only` runs just the library replay passes, `--only replay,reader_only` just the
+/// capture line reader and accel scan, `--only replay,null_consumer` the pipeline with a consumer that only counts
+/// (for a profiler); CM_BENCH_DEBUG=1 prints
 /// every ring run (rate, preemptions) on stderr.
 ///
 /// Other processes share the machine's 2 cores: the `env` line says how busy it was before the run, the ring

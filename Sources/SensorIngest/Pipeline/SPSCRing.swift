@@ -218,6 +218,13 @@ public enum SPSCRing<Element: BitwiseCopyable> {
             return n
         }
 
+        /// Elements available now (refreshes the cached producer index).
+        @inlinable @inline(__always)
+        public mutating func available() -> Int {
+            cachedTail = storage.tail.pointee.load(ordering: .acquiring)
+            return cachedTail - head
+        }
+
         /// True when at least one element is available (refreshes the cached producer index).
         @inlinable
         public mutating func hasElements() -> Bool {
