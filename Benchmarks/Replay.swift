@@ -101,7 +101,6 @@ enum ReplayBenchmark {
         if options.only.contains("rolling") { rolling(files, passes: passes) }
     }
 
-    /// One replay as `careMonitord replay` runs it: the feeder on this thread, the detector thread consuming.
     /// A consumer that only counts (the ring and decoders without detectors).
     final class CountingProcessor: SampleProcessor, @unchecked Sendable {
         var samples = 0
@@ -111,28 +110,21 @@ enum ReplayBenchmark {
     }
 
     static func replayOnceNullConsumer(_ path: String) -> ReplayPass {
-        let pipeline = IngestPipeline(routing: WearableAccelRouting(), backpressure: .wait)
-        let engine = Handoff(CountingProcessor())
-        let consumerCPU = RunRecord()
-        let t0 = cmb_now_ns(), c0 = cmb_thread_cpu_ns()
-        let consumer = OSThread(name: "replay-count") {
-            let c0 = cmb_thread_cpu_ns()
-            pipeline.runConsumer(engine.value)
-            consumerCPU.endNs = cmb_thread_cpu_ns() - c0
-        }
-        let replay = CaptureReplay(pipeline: pipeline) { file, line, problem in note("\(file):\(line): \(problem)") }
-        do { _ = try replay.feed(files: [path]) } catch { fail("\(error)") }
-        let feederCPU = cmb_thread_cpu_ns() - c0
-        consumer.join()
-        let seconds = Double(cmb_now_ns() - t0) / 1e9
-        precondition(engine.value.samples == pipeline.counts.samples, "the consumer did not see every sample")
-        return ReplayPass(seconds: seconds, feederCPU: Double(feederCPU) / 1e9, consumerCPU: Double(consumerCPU.endNs) / 1e9,
-                          counts: pipeline.counts)
+        let processor = CountingProcessor()
+        return replayOnce(path, pipeline: IngestPipeline(routing: WearableAccelRouting(), backpressure: .wait),
+                          processor: processor) { processor.samples }
     }
 
     static func replayOnce(_ path: String) -> ReplayPass {
         let pipeline = IngestPipeline(routing: WearableAccelRouting(), backpressure: .wait)
-        let engine = Handoff(makeBenchmarkDetectorEngine(signals: pipeline.registry))
+        let engine = makeBenchmarkDetectorEngine(signals: pipeline.registry)
+        return replayOnce(path, pipeline: pipeline, processor: engine) { engine.samples }
+    }
+
+    /// One replay as `careMonitord replay` runs it: the feeder on this thread, `processor` on a consumer thread.
+    static func replayOnce<P: SampleProcessor>(_ path: String, pipeline: IngestPipeline, processor: P,
+                                               consumed: () -> Int) -> ReplayPass {
+        let engine = Handoff(processor)
         let consumerCPU = RunRecord()
         let t0 = cmb_now_ns(), c0 = cmb_thread_cpu_ns()
         let consumer = OSThread(name: "replay-detector") {
@@ -148,7 +140,7 @@ enum ReplayBenchmark {
         let feederCPU = cmb_thread_cpu_ns() - c0
         consumer.join()
         let seconds = Double(cmb_now_ns() - t0) / 1e9
-        precondition(engine.value.samples == pipeline.counts.samples, "the detector did not see every sample")
+        precondition(consumed() == pipeline.counts.samples, "the consumer did not see every sample")
         return ReplayPass(seconds: seconds, feederCPU: Double(feederCPU) / 1e9, consumerCPU: Double(consumerCPU.endNs) / 1e9,
                           counts: pipeline.counts)
     }
