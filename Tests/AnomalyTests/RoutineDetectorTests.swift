@@ -318,4 +318,46 @@ let zeros = "[" + Array(repeating: "0", count: 96).joined(separator: ",") + "]"
             #expect(paths.contains("detectors.routine.bogus"))
         }
     }
+
+    /// The front door opened in the learned night: wandering only when no sign of life inside follows within
+    /// `nightDoorMinutes` (5); a door opened just after coming home is not wandering at all.
+    @Test(arguments: [(false, true), (true, false)])
+    func nightDoorIsWanderingOnlyWhenNoOneIsSeenInsideAfterIt(seenInside: Bool, wanders: Bool) throws {
+        let h = try RoutineHarness()
+        h.days(mondayMarch4..<mondayMarch4 + 13)
+        let day = mondayMarch4 + 14
+        let door = h.time(day: day, hour: 1.5)
+        h.ordinaryDay(day - 1, stop: door)
+        h.send("front_door", 0, at: door)
+        h.send("front_door", 1, at: door + 5)
+        if seenInside { h.tick(to: door + 120); h.send("living_motion", 1, at: door + 120) }
+        h.tick(to: door + 20 * 60)
+        let r = h.raised(.nightWandering)
+        #expect(r.isEmpty != wanders, "\(r.map(\.detail))")
+        if let d = r.first {
+            #expect(d.time - door >= 5 * 60 && d.time - door <= 6 * 60, "raised \((d.time - door) / 60) min after the door")
+            #expect(d.detail["lastActivity"]?["device"]?.stringValue == "front_door")
+        }
+    }
+
+    /// A bathroom door opened twice and shut (in and out again) is no `bathroom-dwell`; opened once (she went in and
+    /// shut it) it is.
+    @Test(arguments: [(2, false), (1, true)])
+    func bathroomDoorOpenedTwiceMeansSheCameOut(openings: Int, dwells: Bool) throws {
+        let h = try RoutineHarness()
+        let id = h.registry.id(device: "bathroom_door", channel: nil, kind: .contact, topic: "zigbee2mqtt/bathroom_door", sourceIndex: 0)
+        h.signals["bathroom_door"] = id
+        _ = h.detector.accepts(h.registry.info(id)!)
+        h.days(mondayMarch4..<mondayMarch4 + 14)
+        let day = mondayMarch4 + 14
+        let visit = h.time(day: day, hour: 11)
+        h.ordinaryDay(day, stop: visit)
+        for k in 0..<openings {
+            h.send("bathroom_door", 0, at: visit + Double(k) * 60)
+            h.send("bathroom_door", 1, at: visit + Double(k) * 60 + 4)
+        }
+        h.tick(to: visit + 4 * 3600)
+        let r = h.raised(.bathroomDwell)
+        #expect(r.isEmpty != dwells, "\(r.map(\.detail))")
+    }
 }

@@ -27,7 +27,7 @@ import Darwin
 /// ## The learned model (`RoutineModel`, kept in `learned.json`)
 /// For every context and 15-minute slot of the local day: the longest time already quiet that was seen at that time
 /// of day, and how many quiet periods were alive in that slot (each finished quiet period updates every slot it
-/// spans); the 10 longest whole quiet periods that began in that slot, and how many began there. Quiet periods longer than `maximumLimitHours` (at home) or 24 h (out), those spanning a clock step, and
+/// spans); the 10 longest whole quiet periods that began in that slot, and how many began there. Quiet periods longer than `maximumLimitHours` (at home) or 72 h (out), those spanning a clock step, and
 /// those that raised `inactivity` (it may have been an emergency) are not learned. Also wake-ups and bedtimes (a quiet of `wakeUpQuietMinutes` or more in a context where she may
 /// be asleep, ending between 03:00 and 15:00 local, is a wake-up; the longest such quiet of at least 3 h gives the
 /// bedtime), daytime bathroom visits, night bathroom trips and kitchen visits per day (last 28 days).
@@ -56,15 +56,18 @@ import Darwin
 /// - **not-up**: with at least 5 learned wake-ups, no sign of life since before (median wake-up − 30 min) and the
 ///   local time is past `median + max(notUpMarginMinutes [60], 2.5 × robust σ)` (σ = 1.4826 × MAD), not out, within
 ///   6 h of that limit. Cleared at the next sign of life.
-/// - **bathroom-dwell** (warning before `inactivity`): the last sign of life was in the bathroom, outside the learned
-///   night, for longer than `max(minimumLimitMinutes, E(bathroom) + marginMinutes / 2)` (E as above, bathroom only;
+/// - **bathroom-dwell** (warning before `inactivity`): the last sign of life was in the bathroom (and the bathroom
+///   door did not say she came out: opened twice and shut again since she went in), outside the learned night, for
+///   longer than `max(minimumLimitMinutes, E(bathroom) + marginMinutes / 2)` (E as above, bathroom only;
 ///   `fixedBathroomMinutes` while learning or without enough bathroom observations). Cleared at the next sign of life.
-/// - **not-home** (context `out`): out longer than `limitFactor × E(out) + marginMinutes` (at least
-///   `minimumLimitMinutes`), or out for 30 min and more in the learned night. The night runs from median bedtime +
+/// - **not-home** (context `out`): out longer than `max(limitFactor × E(out), E'(out)) + marginMinutes` (at least
+///   `minimumLimitMinutes`; E' the longest time out at any hour: an outing is not alarming just because it is later
+///   than usual), or out for 30 min and more in the learned night at an hour she has never been out (E(out) < 30 min). The night runs from median bedtime +
 ///   max(`notUpMarginMinutes`, 2.5 σ) to median wake-up − max(`notUpMarginMinutes`, 2.5 σ) (at least 5 of each
 ///   learned, at least 2 h long). Cleared at the next sign of life.
-/// - **night-wandering**: the front door opened in the learned night while she was at home. Cleared at the next
-///   sign of life inside.
+/// - **night-wandering**: the front door opened in the learned night while she was at home (not within 15 min of
+///   coming home), and no sign of life inside followed within `nightDoorMinutes` [5]. Cleared at the next sign of
+///   life inside.
 /// - **routine-drift** (with at least 14 learned days, checked once a day at 15:00 local): the median wake-up of the
 ///   last 7 days differs from the earlier median by more than `driftMinutes` [60]; night bathroom trips rose by more
 ///   than 1.5 a night on average; kitchen visits halved. Cleared when none holds.
@@ -99,13 +102,15 @@ public final class RoutineDetector: Detector {
         public var tailAlarmsPerDay = 0.002
         public var tailObservations = 10.0
         public var minimumTailScale = 600.0
+        public var nightDoorConfirm = 300.0
         public init() {}
     }
 
     static let settingKeys = ["learningDays", "limitFactor", "marginMinutes", "windowMinutes", "minimumObservations",
                               "minimumLimitMinutes", "maximumLimitHours", "fixedInactivityHours", "fixedBathroomMinutes",
                               "fixedNotHomeHours", "notUpMarginMinutes", "wakeUpQuietMinutes", "driftMinutes",
-                              "clockStepHours", "tailAlarmsPerDay", "tailObservations", "minimumTailScaleMinutes", "rooms"]
+                              "clockStepHours", "tailAlarmsPerDay", "tailObservations", "minimumTailScaleMinutes",
+                              "nightDoorMinutes", "rooms"]
 
     public static func make(_ settings: JSONObject?, _ path: String, _ context: DetectorContext) throws(DetectorConfigurationError) -> any Detector {
         var r = SettingsReader(settings, path: path)
@@ -127,6 +132,7 @@ public final class RoutineDetector: Detector {
         p.tailAlarmsPerDay = r.number("tailAlarmsPerDay", default: 0.002, range: 0.000_001...1)
         p.tailObservations = r.number("tailObservations", default: 10, range: 2...Double(RoutineModel.topK)).rounded()
         p.minimumTailScale = r.number("minimumTailScaleMinutes", default: 10, range: 0...720) * 60
+        p.nightDoorConfirm = r.number("nightDoorMinutes", default: 5, range: 0...120) * 60
         var overrides: [String: Room] = [:]
         if let v = r.object["rooms"], !v.isNull {
             if let o = v.objectValue {
@@ -182,6 +188,11 @@ public final class RoutineDetector: Detector {
     var notHomeRaised = false
     var wanderingRaised = false
     var driftRaised = false
+    /// The front door opened in the learned night at this time; `night-wandering` is raised if no sign of life
+    /// inside follows within `nightDoorMinutes` (NaN: none pending).
+    var nightDoorOpened = Double.nan
+    /// The front-door signal of that pending opening.
+    var nightDoorSignal: SignalID?
 
     // Today (local day `day`).
     var day = Int.min
@@ -192,6 +203,13 @@ public final class RoutineDetector: Detector {
     var nightTrips = 0.0
     var kitchenToday = 0.0
     var visitStart = Double.nan
+    /// Bathroom door openings since the current bathroom visit began: a door opened twice and shut again is
+    /// someone who went in and came out.
+    var bathroomDoorOpenings = 0
+    /// The bathroom door says she came out (no `bathroom-dwell` for this quiet).
+    var leftBathroom = false
+    /// When she last came home (front door after being out): a door opened again soon after is not wandering.
+    var arrivedAt = -Double.infinity
 
     /// Scratch for the tail fit (no allocation per quiet).
     var tailBuffer = [Double](repeating: 0, count: RoutineModel.topK)
@@ -306,9 +324,12 @@ public final class RoutineDetector: Detector {
         if !dayFinalized && sod >= 15 * 3600 { finalizeDay() }
         let quiet = t - quietStart
         if quietContext == .out {
+            if nightDoorOpened.isFinite && t - nightDoorOpened >= parameters.nightDoorConfirm {
+                raiseNightWandering(at: t)
+            }
             if !notHomeRaised {
-                let (limit, _) = notHomeLimit(sod: sod)
-                let night = !learning && quiet > 1800 && isNight(sod)
+                let limit = notHomeLimit(sod: sod).limit
+                let night = !learning && quiet > 1800 && isNight(sod) && !usuallyOutAt(sod)
                 if quiet > limit || night { raise(.notHome, at: t, quiet: quiet, sod: sod, night: night) }
             }
             return
@@ -317,7 +338,7 @@ public final class RoutineDetector: Detector {
             let limit = min(startLimit, inactivityLimit(quietContext, sod: sod).limit)
             if quiet > limit { raise(.inactivity, at: t, quiet: quiet, sod: sod) }
         }
-        if !bathroomRaised && quietContext == .bathroom && !isNight(sod) && quiet > bathroomLimit(sod: sod).limit {
+        if !bathroomRaised && quietContext == .bathroom && !leftBathroom && !isNight(sod) && quiet > bathroomLimit(sod: sod).limit {
             raise(.bathroomDwell, at: t, quiet: quiet, sod: sod)
         }
         if !notUpRaised && !learning && notUpDue(sod: sod) { raise(.notUp, at: t, quiet: quiet, sod: sod) }
@@ -372,11 +393,20 @@ public final class RoutineDetector: Detector {
         var probability: Double
     }
 
-    func notHomeLimit(sod: Double) -> (limit: Double, longest: Double) {
+    /// Out longer than usual: `limitFactor × E(out around now) + margin`, and never below the longest time out seen
+    /// at any hour + margin (an outing that has been longer before is not alarming just because it is later).
+    func notHomeLimit(sod: Double) -> (limit: Double, longest: Double, longestAnyTime: Double) {
         let p = parameters
-        if learning { return (p.fixedNotHome, .nan) }
+        if learning { return (p.fixedNotHome, .nan, .nan) }
         let e = model.envelope(.out, secondsOfDay: sod, windowSlots: windowSlots, minimumObservations: 0)
-        return (max(p.minimumLimit, p.limitFactor * e.longest + p.margin), e.longest)
+        let any = model.envelope(.out, secondsOfDay: sod, windowSlots: windowSlots, minimumObservations: 0, allDay: true)
+        return (max(p.minimumLimit, p.limitFactor * e.longest + p.margin, any.longest + p.margin), e.longest, any.longest)
+    }
+
+    /// She has been out at this time of night before (a learned time out of at least 30 min around now): the
+    /// "not back in the night" rule is not for her; the learned limit still applies.
+    func usuallyOutAt(_ sod: Double) -> Bool {
+        model.envelope(.out, secondsOfDay: sod, windowSlots: windowSlots, minimumObservations: 0).longest >= 1800
     }
 
     /// Earlier than `inactivity` after the bathroom: the longest normal bathroom quiet around now + half the margin.
@@ -434,7 +464,8 @@ public final class RoutineDetector: Detector {
         let previous = quietContext
         // Learn the quiet period that ends here.
         if quietLearnable && quiet > 0 {
-            let cap = previous == .out ? 24 * 3600.0 : parameters.maximumLimit
+            // Time out is learned up to 72 h: someone who spends weekends away is not missing on a Sunday.
+            let cap = previous == .out ? 72 * 3600.0 : parameters.maximumLimit
             if quiet <= cap && !inactivityRaised { model.learn(start: quietStart, end: t, context: previous, localTime: local) }
             if previous.mayBeAsleep && quiet >= parameters.wakeUpQuiet && sod >= 3 * 3600 && sod < 15 * 3600 {
                 wakeCandidate = sod
@@ -453,22 +484,19 @@ public final class RoutineDetector: Detector {
         if bathroomRaised { bathroomRaised = false; emit(.bathroomDwell, .cleared, t, clearDetail) }
         if notHomeRaised { notHomeRaised = false; emit(.notHome, .cleared, t, clearDetail) }
         if wanderingRaised && room != .entrance { wanderingRaised = false; emit(.nightWandering, .cleared, t, clearDetail) }
+        if room != .entrance { nightDoorOpened = .nan; nightDoorSignal = nil }   // back inside: not wandering
 
         // The new context.
         var next: RoutineContext
         switch room {
         case .entrance:
             if (previous == .out || previous == .arrived) && quiet <= 120 { next = previous }
-            else if previous == .out { next = .arrived }
+            else if previous == .out { next = .arrived; arrivedAt = t }
             else { next = .out }
             if kind == .contact && value == 0 && previous != .out && previous != .arrived && !learning && isNight(sod)
-                && !wanderingRaised && quietLearnable {
-                wanderingRaised = true
-                var o = JSONObject()
-                o["lastActivity"] = .object(activityDetail(signal: signal, time: t))
-                o["night"] = .string(nightText)
-                o["rule"] = "front door opened in the learned night while at home"
-                emit(.nightWandering, .raised, t, o)
+                && !wanderingRaised && quietLearnable && nightDoorOpened.isNaN && t - arrivedAt > 900 {
+                nightDoorOpened = t
+                nightDoorSignal = signal
             }
         default:
             if bedOccupied > 0 { next = .bed }
@@ -477,7 +505,17 @@ public final class RoutineDetector: Detector {
                 switch room {
                 case .bed, .seat: next = .other          // just got up
                 case .bedroom: next = .bedroom
-                case .bathroom: next = .bathroom
+                case .bathroom:
+                    next = .bathroom
+                    if previous != .bathroom { bathroomDoorOpenings = 0; leftBathroom = false }
+                    if kind == .contact {
+                        // Opened twice and shut again: in and out. The quiet still counts as after the bathroom
+                        // (the rooms she goes to next may have no sensor), but she is not in there.
+                        if value == 0 { bathroomDoorOpenings += 1; leftBathroom = false }
+                        else if bathroomDoorOpenings >= 2 { leftBathroom = true }
+                    } else {
+                        leftBathroom = false
+                    }
                 case .kitchen: next = .kitchen
                 case .living: next = .living
                 default: next = .other
@@ -629,11 +667,11 @@ public final class RoutineDetector: Detector {
             let l = notHomeLimit(sod: sod)
             limit = l.limit
             if night {
-                rule = "not back in the learned night (\(nightText))"
+                rule = "not back in the learned night (\(nightText)), and never out at this time before"
             } else if learning {
                 rule = "learning: fixed limit"
             } else {
-                rule = "longest normal time out around \(context.localTime.clockText(at: t)) is \(m(l.longest)) min; limit = \(JSONWriter.format(p.limitFactor)) × \(m(l.longest)) + \(m(p.margin)) min"
+                rule = "longest normal time out around \(context.localTime.clockText(at: t)) is \(m(l.longest)) min, at any time \(m(l.longestAnyTime)) min; limit = max(\(JSONWriter.format(p.limitFactor)) × \(m(l.longest)), \(m(l.longestAnyTime))) + \(m(p.margin)) min"
             }
             notHomeRaised = true
         default: break
@@ -643,6 +681,18 @@ public final class RoutineDetector: Detector {
         o["learning"] = .bool(learning)
         if now.isFinite && now - t > 1 { o["noticedAt"] = .string(Timestamp.rfc3339(now)) }
         emit(kind, .raised, t, o)
+    }
+
+    /// The front door opened in the learned night and no sign of life inside followed within `nightDoorMinutes`.
+    func raiseNightWandering(at t: Double) {
+        wanderingRaised = true
+        var o = JSONObject()
+        o["lastActivity"] = .object(activityDetail(signal: nightDoorSignal, time: nightDoorOpened))
+        o["night"] = .string(nightText)
+        o["rule"] = .string("front door opened in the learned night while at home, no sign of life inside within \(JSONWriter.format(parameters.nightDoorConfirm / 60)) min")
+        nightDoorOpened = .nan
+        nightDoorSignal = nil
+        emit(.nightWandering, .raised, t, o)
     }
 
     func emit(_ kind: DetectionKind, _ state: DetectionState, _ t: Double, _ detail: JSONObject) {
