@@ -124,24 +124,34 @@ public enum SPSCRing<Element: BitwiseCopyable> {
         // @unchecked Sendable: a Producer may be moved to the thread that produces; being ~Copyable it cannot be
         // used from two threads at once.
         public let storage: SPSCRingStorage<Element>
+        /// Copies of the storage's read-only fields, kept by this end (in registers in a loop, as the C reference
+        /// keeps them), so that a publication's release store does not make the loop reload them.
+        @usableFromInline let slots: UnsafeMutablePointer<Element>
+        @usableFromInline let mask: Int
+        @usableFromInline let needsFence: Bool
         /// Next sequence to write (staged elements are in `[published, next)`).
         @usableFromInline var next: Int = 0
         @usableFromInline var published: Int = 0
         /// The consumer's head as last read; refreshed only when the ring looks full.
         @usableFromInline var cachedHead: Int = 0
 
-        init(_ storage: SPSCRingStorage<Element>) { self.storage = storage }
+        init(_ storage: SPSCRingStorage<Element>) {
+            self.storage = storage
+            slots = storage.slots
+            mask = storage.mask
+            needsFence = storage.producerNeedsFence
+        }
 
         public var capacity: Int { storage.capacity }
 
         /// Writes one element without publishing it (batch publication); false when the ring is full.
         @inlinable @inline(__always)
         public mutating func stage(_ element: Element) -> Bool {
-            if next - cachedHead >= storage.capacity {
+            if next - cachedHead > mask {
                 cachedHead = storage.head.pointee.load(ordering: .acquiring)
-                if next - cachedHead >= storage.capacity { return false }
+                if next - cachedHead > mask { return false }
             }
-            (storage.slots + (next & storage.mask)).initialize(to: element)
+            (slots + (next & mask)).initialize(to: element)
             next &+= 1
             return true
         }
@@ -152,7 +162,7 @@ public enum SPSCRing<Element: BitwiseCopyable> {
             guard next != published else { return }
             published = next
             storage.tail.pointee.store(next, ordering: .releasing)
-            if storage.producerNeedsFence {
+            if needsFence {
                 atomicMemoryFence(ordering: .sequentiallyConsistent)
             } else {
                 cm_compiler_barrier()
@@ -179,11 +189,18 @@ public enum SPSCRing<Element: BitwiseCopyable> {
     public struct Consumer: ~Copyable, @unchecked Sendable {
         // @unchecked Sendable: as for Producer.
         public let storage: SPSCRingStorage<Element>
+        /// Copies of the storage's read-only fields (see Producer).
+        @usableFromInline let slots: UnsafeMutablePointer<Element>
+        @usableFromInline let mask: Int
         @usableFromInline var head: Int = 0
         /// The producer's tail as last read; refreshed only when the ring looks empty.
         @usableFromInline var cachedTail: Int = 0
 
-        init(_ storage: SPSCRingStorage<Element>) { self.storage = storage }
+        init(_ storage: SPSCRingStorage<Element>) {
+            self.storage = storage
+            slots = storage.slots
+            mask = storage.mask
+        }
 
         /// Takes one element, or nil when the ring is empty.
         @inlinable @inline(__always)
@@ -192,7 +209,7 @@ public enum SPSCRing<Element: BitwiseCopyable> {
                 cachedTail = storage.tail.pointee.load(ordering: .acquiring)
                 if head == cachedTail { return nil }
             }
-            let e = (storage.slots + (head & storage.mask)).pointee
+            let e = (slots + (head & mask)).pointee
             head &+= 1
             storage.head.pointee.store(head, ordering: .releasing)
             return e
@@ -210,7 +227,7 @@ public enum SPSCRing<Element: BitwiseCopyable> {
             var s = head
             let end = head &+ n
             while s != end {
-                body((storage.slots + (s & storage.mask)).pointee)
+                body((slots + (s & mask)).pointee)
                 s &+= 1
             }
             head = end
