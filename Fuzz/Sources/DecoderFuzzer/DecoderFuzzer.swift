@@ -47,6 +47,28 @@ let router: SourceRouter = {
 }()
 
 let decoders: [any PayloadDecoder] = DecoderRegistry.entries.map { $0.make(DecoderOptions(maxPayloadBytes: 64 << 10)) }
+let accelReference = decoders.first { $0.name == "accel" }!
+/// The hot path's zero-copy scanners, fed the same bytes: the accel fast path and the capture line reader.
+let accelFastPath = AccelFastPath()
+let captureLineReader = CaptureLineReader()
+
+/// The accel fast path either declines (nil) or gives finite samples and times, as many as the reference decoder
+/// gives when it accepts the same payload.
+@inline(never)
+func checkFastPath(_ payload: UnsafeRawBufferPointer) {
+    guard let batch = accelFastPath.scan(payload) else { return }
+    let f = accelFastPath
+    precondition(batch.count > 0 && f.x.count == batch.count && f.y.count == batch.count && f.z.count == batch.count,
+                 "accel fast path: axes of different lengths")
+    for i in 0..<batch.count {
+        precondition(f.x[i].isFinite && f.y[i].isFinite && f.z[i].isFinite, "accel fast path: non-finite sample")
+        precondition(f.time(of: i, in: batch).isFinite, "accel fast path: non-finite time")
+    }
+    if let m = try? accelReference.decode(topic: "wearable/band1/accel", device: "fuzz", payload: payload),
+       let n = m.sampleTimes?.count {
+        precondition(n == batch.count, "accel fast path: \(batch.count) samples, the reference decoder \(n)")
+    }
+}
 
 @inline(never)
 func check(_ result: Result<DecodedMessage, DecodeError>, _ decoder: String, _ topic: String) {
@@ -88,6 +110,12 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         topic = String(decoding: UnsafeRawBufferPointer(rebasing: rest[rest.startIndex..<nul]), as: UTF8.self)
         payload = UnsafeRawBufferPointer(rebasing: rest[(nul + 1)...])
         _ = try? TopicFilter(topic)
+    }
+    checkFastPath(payload)
+    // The whole input as one capture line (mosquitto_sub -F %j / %J): parsed or refused, never a trap.
+    _ = captureLineReader.read(input) { line in
+        precondition(line.time.isFinite && line.topic.count > 0, "capture line reader: a line without time or topic")
+        checkFastPath(line.payload)
     }
     if let route = router.route(topic: topic) {
         let result = Result { () throws(DecodeError) in try route.decode(topic: topic, payload: payload) }

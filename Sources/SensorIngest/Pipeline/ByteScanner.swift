@@ -304,43 +304,59 @@ struct ByteScanner {
         defer { out.count = count }
         let p = self.p
         let n = self.n
+        // The first ']' after the '[' bounds every digit run below (a sentinel: it is no digit, no '.', no '-'), so
+        // the per-digit loops need no bounds check. A ']' inside a string only ends a run early; the terminator
+        // checks still decide what is accepted.
+        guard let bracket = memchr(p + i, Int32(UInt8(ascii: "]")), n - i) else { return false }
+        let close = UnsafeRawPointer(bracket).assumingMemoryBound(to: UInt8.self) - p
         while true {
-            // Inline fast path: -?digits(.digits)? followed by ',' or ']'.
+            // Inline fast path: -?digits(.digits)? followed by ',' or ']'. Invariant: i <= close.
             var j = i
-            var neg = false
-            if j < n && p[j] == UInt8(ascii: "-") { neg = true; j += 1 }
+            let neg = p[j] == UInt8(ascii: "-")
+            if neg { j &+= 1 }
             var mantissa: UInt64 = 0
             let intStart = j
-            while j < n {
+            while true {
                 let d = p[j] &- 48
                 if d > 9 { break }
                 mantissa = mantissa &* 10 &+ UInt64(d)
-                j += 1
+                j &+= 1
             }
-            var digits = j - intStart
+            var digits = j &- intStart
             var frac = 0
-            if j < n && p[j] == UInt8(ascii: ".") {
-                j += 1
+            var dot = false
+            if p[j] == UInt8(ascii: ".") {
+                dot = true
+                j &+= 1
                 let fracStart = j
-                while j < n {
+                while true {
                     let d = p[j] &- 48
                     if d > 9 { break }
                     mantissa = mantissa &* 10 &+ UInt64(d)
-                    j += 1
+                    j &+= 1
                 }
-                frac = j - fracStart
-                digits += frac
+                frac = j &- fracStart
+                digits &+= frac
             }
-            var v: Double
-            if digits > 0 && digits <= 19 && (frac > 0 || j == intStart + digits) && frac <= 22
-                && mantissa <= (1 << 53) && j < n && (p[j] == UInt8(ascii: ",") || p[j] == UInt8(ascii: "]")) {
-                v = Double(mantissa) / powers[frac]   // a load, not a switch: digit counts vary from number to number
+            let c = p[j]
+            if digits > 0 && digits <= 19 && (frac > 0 || !dot) && frac <= 22 && mantissa <= (1 << 53)
+                && (c == UInt8(ascii: ",") || c == UInt8(ascii: "]")) {
+                var v = Double(mantissa) / powers[frac]   // a load, not a switch: digit counts vary per number
                 if neg { v = -v }
-                i = j
-            } else {
-                guard let slow = number() else { return false }
-                v = slow
+                if count == capacity {
+                    out.count = count
+                    out.grow()
+                    base = out.base
+                    capacity = out.capacity
+                }
+                base[count] = v
+                count &+= 1
+                i = j &+ 1
+                if c == UInt8(ascii: ",") { continue }
+                return true
             }
+            // Anything else (exponent, spaces, long mantissa, malformed): the general number parser.
+            guard let v = number() else { return false }
             if count == capacity {
                 out.count = count
                 out.grow()
@@ -348,13 +364,13 @@ struct ByteScanner {
                 capacity = out.capacity
             }
             base[count] = v
-            count += 1
+            count &+= 1
             skipSpace()
             guard i < n else { return false }
-            let c = p[i]
+            let t = p[i]
             i += 1
-            if c == UInt8(ascii: ",") { continue }
-            if c == UInt8(ascii: "]") { return true }
+            if t == UInt8(ascii: ",") { continue }
+            if t == UInt8(ascii: "]") { return true }
             return false
         }
     }

@@ -156,6 +156,24 @@ public enum SPSCRing<Element: BitwiseCopyable> {
             return true
         }
 
+        /// True when `n` more elements can be staged now (refreshes the cached consumer index only when needed);
+        /// they may then be written with `stageReserved` without a check each.
+        @inlinable @inline(__always)
+        public mutating func reserve(_ n: Int) -> Bool {
+            if next &+ n &- cachedHead > storage.capacity {
+                cachedHead = storage.head.pointee.load(ordering: .acquiring)
+                if next &+ n &- cachedHead > storage.capacity { return false }
+            }
+            return true
+        }
+
+        /// Writes one element into a slot made sure of by `reserve` (no fullness check), without publishing it.
+        @inlinable @inline(__always)
+        public mutating func stageReserved(_ element: Element) {
+            (slots + (next & mask)).initialize(to: element)
+            next &+= 1
+        }
+
         /// Makes every staged element visible to the consumer, and wakes it if it is parked.
         @inlinable @inline(__always)
         public mutating func publish() {
