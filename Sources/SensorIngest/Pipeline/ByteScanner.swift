@@ -339,24 +339,23 @@ struct ByteScanner {
                 digits &+= frac
             }
             let c = p[j]
+            var v: Double
+            let terminator: UInt8
             if digits > 0 && digits <= 19 && (frac > 0 || !dot) && frac <= 22 && mantissa <= (1 << 53)
                 && (c == UInt8(ascii: ",") || c == UInt8(ascii: "]")) {
-                var v = Double(mantissa) / powers[frac]   // a load, not a switch: digit counts vary per number
+                v = Double(mantissa) / powers[frac]   // a load, not a switch: digit counts vary per number
                 if neg { v = -v }
-                if count == capacity {
-                    out.count = count
-                    out.grow()
-                    base = out.base
-                    capacity = out.capacity
-                }
-                base[count] = v
-                count &+= 1
+                terminator = c
                 i = j &+ 1
-                if c == UInt8(ascii: ",") { continue }
-                return true
+            } else {
+                // Anything else (exponent, spaces, long mantissa, malformed): the general number parser.
+                guard let slow = number() else { return false }
+                v = slow
+                skipSpace()
+                guard i < n else { return false }
+                terminator = p[i]
+                i += 1
             }
-            // Anything else (exponent, spaces, long mantissa, malformed): the general number parser.
-            guard let v = number() else { return false }
             if count == capacity {
                 out.count = count
                 out.grow()
@@ -365,13 +364,8 @@ struct ByteScanner {
             }
             base[count] = v
             count &+= 1
-            skipSpace()
-            guard i < n else { return false }
-            let t = p[i]
-            i += 1
-            if t == UInt8(ascii: ",") { continue }
-            if t == UInt8(ascii: "]") { return true }
-            return false
+            if terminator == UInt8(ascii: ",") { continue }
+            return terminator == UInt8(ascii: "]")
         }
     }
 
