@@ -360,4 +360,23 @@ let zeros = "[" + Array(repeating: "0", count: 96).joined(separator: ",") + "]"
         let r = h.raised(.bathroomDwell)
         #expect(r.isEmpty != dwells, "\(r.map(\.detail))")
     }
+
+    /// While learning (no night learned yet), `bathroom-dwell` keeps to its fixed 120 min by day and stays quiet from
+    /// 22:00 to 07:00: the bathroom is often the last stop before bed.
+    @Test(arguments: [(11.0, true), (22.3, false)])
+    func learningBathroomDwellKeepsToTheDay(hour: Double, dwells: Bool) throws {
+        let h = try RoutineHarness()
+        h.days(mondayMarch4..<mondayMarch4 + 2)
+        let day = mondayMarch4 + 2
+        let visit = h.time(day: day, hour: hour)
+        h.ordinaryDay(day, stop: visit)
+        h.send("bathroom_basin", 1, at: visit)
+        h.tick(to: visit + 3 * 3600)
+        let r = h.raised(.bathroomDwell)
+        #expect(r.isEmpty != dwells, "\(r.map(\.detail))")
+        if let d = r.first {
+            #expect(d.detail["learning"]?.boolValue == true)
+            #expect(abs(d.time - visit - 7200) <= 120, "raised \((d.time - visit) / 60) min after the visit")
+        }
+    }
 }

@@ -57,7 +57,8 @@ import Darwin
 ///   local time is past `median + max(notUpMarginMinutes [60], 2.5 × robust σ)` (σ = 1.4826 × MAD), not out, within
 ///   6 h of that limit. Cleared at the next sign of life.
 /// - **bathroom-dwell** (warning before `inactivity`): the last sign of life was in the bathroom (and the bathroom
-///   door did not say she came out: opened twice and shut again since she went in), outside the learned night, for
+///   door did not say she came out: opened twice and shut again since she went in), outside the learned night
+///   (22:00–07:00 until a night is learned), for
 ///   longer than `max(minimumLimitMinutes, E(bathroom) + marginMinutes / 2)` (E as above, bathroom only;
 ///   `fixedBathroomMinutes` while learning or without enough bathroom observations). Cleared at the next sign of life.
 /// - **not-home** (context `out`): out longer than `max(limitFactor × E(out), E'(out)) + marginMinutes` (at least
@@ -338,7 +339,7 @@ public final class RoutineDetector: Detector {
             let limit = min(startLimit, inactivityLimit(quietContext, sod: sod).limit)
             if quiet > limit { raise(.inactivity, at: t, quiet: quiet, sod: sod) }
         }
-        if !bathroomRaised && quietContext == .bathroom && !leftBathroom && !isNight(sod) && quiet > bathroomLimit(sod: sod).limit {
+        if !bathroomRaised && quietContext == .bathroom && !leftBathroom && !isNightForBathroom(sod) && quiet > bathroomLimit(sod: sod).limit {
             raise(.bathroomDwell, at: t, quiet: quiet, sod: sod)
         }
         if !notUpRaised && !learning && notUpDue(sod: sod) { raise(.notUp, at: t, quiet: quiet, sod: sod) }
@@ -451,6 +452,13 @@ public final class RoutineDetector: Detector {
     func isNight(_ sod: Double) -> Bool {
         guard let (from, to) = night else { return false }
         return from <= to ? (sod >= from && sod < to) : (sod >= from || sod < to)
+    }
+
+    /// The learned night, or 22:00–07:00 while it is not learned yet: the bathroom is often the last stop before bed,
+    /// and without a bed sensor the quiet that follows is the night (`inactivity`'s fixed limit still applies).
+    func isNightForBathroom(_ sod: Double) -> Bool {
+        if night != nil { return isNight(sod) }
+        return sod >= 22 * 3600 || sod < 7 * 3600
     }
 
     var nightText: String { night.map { RoutineModel.clock($0.from) + "–" + RoutineModel.clock($0.to) } ?? "not learned" }
