@@ -379,4 +379,43 @@ let zeros = "[" + Array(repeating: "0", count: 96).joined(separator: ",") + "]"
             #expect(abs(d.time - visit - 7200) <= 120, "raised \((d.time - visit) / 60) min after the visit")
         }
     }
+
+    /// A day with a 3 h outing at 10:00: out of the front door, nothing until she is back.
+    func dayWithMorningOuting(_ h: RoutineHarness, _ day: Int) {
+        var events: [(Double, String, Double)] = [(7.5, "bedroom_bed", 0)]
+        var hour = 7.6
+        while hour < 22.5 {
+            if hour >= 10 && hour < 13 { hour = 13.05; continue }
+            events.append((hour, "kitchen_kettle", 1))
+            hour += 0.33
+        }
+        events += [(10, "front_door", 0), (10.01, "front_door", 1), (13, "front_door", 0), (13.01, "front_door", 1),
+                   (22.75, "bedroom_bed", 1)]
+        for (hour, device, value) in events.sorted(by: { $0.0 < $1.0 }) {
+            let t = h.time(day: day, hour: hour)
+            h.tick(to: t)
+            h.send(device, value, at: t)
+        }
+    }
+
+    /// `not-home` learns her outings: an evening outing shorter than her longest outing at any hour is not alarming
+    /// just because she was never out at that hour; one far longer is.
+    @Test(arguments: [(3.0, false), (12.0, true)])
+    func notHomeKnowsHerLongestOutingAtAnyHour(hoursOut: Double, raised: Bool) throws {
+        let h = try RoutineHarness()
+        for d in mondayMarch4..<mondayMarch4 + 14 { dayWithMorningOuting(h, d) }
+        #expect(h.raised.isEmpty, "\(h.raised.map { "\($0.kind) \($0.detail)" })")
+        let day = mondayMarch4 + 14
+        let leave = h.time(day: day, hour: 18)
+        h.tick(to: leave)
+        h.send("front_door", 0, at: leave)
+        h.send("front_door", 1, at: leave + 30)
+        let back = leave + hoursOut * 3600
+        h.tick(to: back)
+        h.send("front_door", 0, at: back)
+        h.send("kitchen_kettle", 1, at: back + 60)
+        let r = h.raised(.notHome)
+        #expect(r.isEmpty != raised, "\(r.map(\.detail))")
+        if let d = r.first { #expect(d.time - leave >= 3 * 3600, "raised \((d.time - leave) / 60) min after she left") }
+    }
 }

@@ -62,8 +62,9 @@ import Darwin
 ///   longer than `max(minimumLimitMinutes, E(bathroom) + marginMinutes / 2)` (E as above, bathroom only;
 ///   `fixedBathroomMinutes` while learning or without enough bathroom observations). Cleared at the next sign of life.
 /// - **not-home** (context `out`): out longer than `max(limitFactor × E(out), E'(out)) + marginMinutes` (at least
-///   `minimumLimitMinutes`; E' the longest time out at any hour: an outing is not alarming just because it is later
-///   than usual), or out for 30 min and more in the learned night at an hour she has never been out (E(out) < 30 min). The night runs from median bedtime +
+///   `minimumLimitMinutes`; E' the longest time out at any hour, at most 12 h: an outing is not alarming just because
+///   it is later than usual), or out for 30 min and more in the learned night at an hour she has not been out at
+///   least twice for 30 min or more. The night runs from median bedtime +
 ///   max(`notUpMarginMinutes`, 2.5 σ) to median wake-up − max(`notUpMarginMinutes`, 2.5 σ) (at least 5 of each
 ///   learned, at least 2 h long). Cleared at the next sign of life.
 /// - **night-wandering**: the front door opened in the learned night while she was at home (not within 15 min of
@@ -395,19 +396,21 @@ public final class RoutineDetector: Detector {
     }
 
     /// Out longer than usual: `limitFactor × E(out around now) + margin`, and never below the longest time out seen
-    /// at any hour + margin (an outing that has been longer before is not alarming just because it is later).
+    /// at any hour (at most 12 h of it: one weekend away must not silence the rule all day) + margin: an outing that
+    /// has been longer before is not alarming just because it is later.
     func notHomeLimit(sod: Double) -> (limit: Double, longest: Double, longestAnyTime: Double) {
         let p = parameters
         if learning { return (p.fixedNotHome, .nan, .nan) }
         let e = model.envelope(.out, secondsOfDay: sod, windowSlots: windowSlots, minimumObservations: 0)
         let any = model.envelope(.out, secondsOfDay: sod, windowSlots: windowSlots, minimumObservations: 0, allDay: true)
-        return (max(p.minimumLimit, p.limitFactor * e.longest + p.margin, any.longest + p.margin), e.longest, any.longest)
+        return (max(p.minimumLimit, p.limitFactor * e.longest + p.margin, min(any.longest, 12 * 3600) + p.margin), e.longest, any.longest)
     }
 
-    /// She has been out at this time of night before (a learned time out of at least 30 min around now): the
-    /// "not back in the night" rule is not for her; the learned limit still applies.
+    /// She has been out at this time of night before, on at least two occasions and for 30 min or more: the "not back
+    /// in the night" rule is not for her; the learned limit still applies.
     func usuallyOutAt(_ sod: Double) -> Bool {
-        model.envelope(.out, secondsOfDay: sod, windowSlots: windowSlots, minimumObservations: 0).longest >= 1800
+        let e = model.envelope(.out, secondsOfDay: sod, windowSlots: windowSlots, minimumObservations: 0)
+        return e.longest >= 1800 && e.observations >= 2
     }
 
     /// Earlier than `inactivity` after the bathroom: the longest normal bathroom quiet around now + half the margin.
@@ -675,7 +678,7 @@ public final class RoutineDetector: Detector {
             let l = notHomeLimit(sod: sod)
             limit = l.limit
             if night {
-                rule = "not back in the learned night (\(nightText)), and never out at this time before"
+                rule = "not back in the learned night (\(nightText)), and not out at this time on two occasions before"
             } else if learning {
                 rule = "learning: fixed limit"
             } else {
