@@ -1,5 +1,6 @@
 import Anomaly
 import CareSupport
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -128,6 +129,9 @@ public struct CaptureReplay {
         for f in files { mapped.append(try MappedFile(path: f)) }
         let reader = CaptureLineReader()
         var malformed = 0
+        let prefaulter = Prefaulter(files: mapped, window: MappedFile.readAheadWindow)
+        defer { prefaulter.finish() }
+        var readerBase = 0   // bytes of the files before this one (the prefaulter's measure of progress)
         let totalBytes = mapped.reduce(0) { $0 + $1.bytes.count }
         var doneBytes = 0
         var lastProgress = Self.monotonicSeconds()
@@ -146,6 +150,7 @@ public struct CaptureReplay {
                     readAheadEnd = end
                 }
                 lineNumber += 1
+                prefaulter.readerPosition.store(readerBase + offset, ordering: .relaxed)
                 let rest = bytes.count - offset
                 let nl = memchr(base + offset, 0x0A, rest)
                 let end = nl.map { UnsafeRawPointer($0) - base } ?? bytes.count
@@ -182,10 +187,54 @@ public struct CaptureReplay {
                 }
             }
             doneBytes += bytes.count
+            readerBase += bytes.count
         }
         if showProgress { FileOutput.standardError.write("\r\u{1B}[K"); FileOutput.standardError.flush() }
         pipeline.finish()
         return malformed
+    }
+}
+
+/// Maps the captures' pages ahead of the reader, on a thread of its own: it reads one byte of each page, at most
+/// `window` bytes ahead of the reader, so that the page faults (and, for a capture that is not in the page cache, the
+/// waits for the disk) happen here and not in the feeder. The feeder only publishes how far it is. A cold 145 MB
+/// capture is in memory in about 0.1 s this way, while the feeder needs about 0.2 s to replay it.
+final class Prefaulter: @unchecked Sendable {
+    // @unchecked Sendable: the files are immutable mappings kept alive by the caller until `finish` returns; the
+    // rest is atomics.
+    let readerPosition = Atomic<Int>(0)
+    private let stop = Atomic<Bool>(false)
+    /// The sum of the bytes read (kept so that the reads are not optimised away).
+    private let checksum = Atomic<Int>(0)
+    private var thread: OSThread?
+
+    init(files: [MappedFile], window: Int) {
+        thread = OSThread(name: "cm-prefault") { [self] in run(files, window: window) }
+    }
+
+    private func run(_ files: [MappedFile], window: Int) {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        var before = 0
+        var sum = 0
+        for f in files {
+            guard let b = f.bytes.baseAddress else { continue }
+            var o = 0
+            while o < f.bytes.count {
+                if stop.load(ordering: .relaxed) { checksum.store(sum, ordering: .relaxed); return }
+                if before + o - readerPosition.load(ordering: .relaxed) > window { usleep(1000); continue }
+                sum &+= Int(b.load(fromByteOffset: o, as: UInt8.self))
+                o += page
+            }
+            before += f.bytes.count
+        }
+        checksum.store(sum, ordering: .relaxed)
+    }
+
+    /// Stops the thread (if it is still ahead) and waits for it.
+    func finish() {
+        stop.store(true, ordering: .relaxed)
+        thread?.join()
+        thread = nil
     }
 }
 
