@@ -122,7 +122,7 @@ enum ReplayBenchmark {
     }
 
     /// One replay as `careMonitord replay` runs it: the feeder on this thread, `processor` on a consumer thread.
-    static func replayOnce<P: SampleProcessor>(_ path: String, pipeline: IngestPipeline, processor: P,
+    static func replayOnce<P: SampleProcessor & SendableMetatype>(_ path: String, pipeline: IngestPipeline, processor: P,
                                                consumed: () -> Int) -> ReplayPass {
         let engine = Handoff(processor)
         let consumerCPU = RunRecord()

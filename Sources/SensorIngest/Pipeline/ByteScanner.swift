@@ -307,10 +307,9 @@ struct ByteScanner {
         // The first ']' after the '[' bounds every digit run below (a sentinel: it is no digit, no '.', no '-'), so
         // the per-digit loops need no bounds check. A ']' inside a string only ends a run early; the terminator
         // checks still decide what is accepted.
-        guard let bracket = memchr(p + i, Int32(UInt8(ascii: "]")), n - i) else { return false }
-        let close = UnsafeRawPointer(bracket).assumingMemoryBound(to: UInt8.self) - p
+        guard memchr(p + i, Int32(UInt8(ascii: "]")), n - i) != nil else { return false }
         while true {
-            // Inline fast path: -?digits(.digits)? followed by ',' or ']'. Invariant: i <= close.
+            // Inline fast path: -?digits(.digits)? followed by ',' or ']'. A ']' lies at or after i.
             var j = i
             let neg = p[j] == UInt8(ascii: "-")
             if neg { j &+= 1 }
