@@ -71,7 +71,6 @@ enum Replay {
         let routing = try makeRouting(config)
         // Rejections are reported per source at the end; the pipeline logs only errors here.
         let logger = Logger(label: "replay", minimumLevel: .error)
-        let start = CaptureReplay.monotonicSeconds()
         let pipeline = IngestPipeline(routing: routing, backpressure: .wait, logger: logger)
         let engine = try makeDetectorEngine(config, signals: pipeline.registry, emit: onDetection)
         let stateFile = stateDirectory.map { LearnedStateFile(stateDirectory: $0, person: config.person.id) }
@@ -97,6 +96,9 @@ enum Replay {
             }
         }
         let malformed: Int
+        // wallSeconds runs from opening the first capture (the contract), not from reading the config and setting
+        // up the detectors.
+        let start = CaptureReplay.monotonicSeconds()
         do {
             malformed = try replay.feed(files: files)
         } catch {
