@@ -7,21 +7,18 @@ import SensorIngest
 import Glibc
 #endif
 
-/// A deterministic random source (SplitMix64) with normal deviates (Box–Muller).
+/// A deterministic random source (CareSupport's SplitMix64) with normal deviates (Box–Muller, the second of each
+/// pair kept for the next call).
 struct SplitMix {
-    var state: UInt64
+    var generator: SplitMix64
     var spare: Double?
 
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    init(state: UInt64) { generator = SplitMix64(seed: state) }
+
+    mutating func next() -> UInt64 { generator.next() }
 
     /// Uniform in (0, 1].
-    mutating func unit() -> Double { (Double(next() >> 11) + 1) / 9_007_199_254_740_992.0 }
+    mutating func unit() -> Double { generator.unit() }
 
     mutating func gaussian(sigma: Double) -> Double {
         if let s = spare { spare = nil; return s * sigma }

@@ -9,7 +9,7 @@ final class RoutineHarness {
     let context: DetectorContext
     let detector: RoutineDetector
     var signals: [String: SignalID] = [:]
-    var rng: UInt64 = 0x9E37_79B9_7F4A_7C15
+    var rng = SplitMix64(seed: 0x9E37_79B9_7F4A_7C15)
 
     init(timezone: String = "Europe/London", settings: JSONObject? = nil) throws {
         local = LocalTime(identifier: timezone)!
@@ -30,13 +30,7 @@ final class RoutineHarness {
     var raised: [Detection] { box.items.filter { $0.state == .raised } }
     func raised(_ kind: DetectionKind) -> [Detection] { raised.filter { $0.kind == kind } }
 
-    func random() -> Double {
-        rng &+= 0x9E37_79B9_7F4A_7C15
-        var z = rng
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return Double((z ^ (z >> 31)) >> 11) / Double(1 << 53)
-    }
+    func random() -> Double { Double(rng.next() >> 11) / Double(1 << 53) }
 
     /// Epoch seconds of local `hour` (fractional) on the local day `day` (days since 1970-01-01, local).
     func time(day: Int, hour: Double) -> Double {

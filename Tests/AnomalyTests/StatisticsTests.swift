@@ -1,19 +1,15 @@
 import Anomaly
+import CareSupport
 import Foundation
 import Testing
 
-/// A deterministic random source for the Anomaly tests (SplitMix64, Box–Muller normals).
+/// A deterministic random source for the Anomaly tests (CareSupport's SplitMix64, Box–Muller normals).
 struct TestRandom {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    var generator: SplitMix64
+    init(state: UInt64) { generator = SplitMix64(seed: state) }
+    mutating func next() -> UInt64 { generator.next() }
     /// Uniform in (0, 1].
-    mutating func unit() -> Double { (Double(next() >> 11) + 1) / 9_007_199_254_740_992.0 }
+    mutating func unit() -> Double { generator.unit() }
     mutating func normal() -> Double { (-2 * log(unit())).squareRoot() * cos(2 * Double.pi * unit()) }
     mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
 }

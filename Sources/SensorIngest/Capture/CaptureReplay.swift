@@ -50,7 +50,7 @@ public final class MappedFile: @unchecked Sendable {
 
     /// Starts reading `range` (byte offsets) into the page cache in the background, in pieces of
     /// `readAheadPiece`: one `MADV_WILLNEED` over a large range reads only its first part ahead, while one per piece
-    /// keeps many reads in flight (a paged-out 145 MB capture was in memory in 0.13 s instead of 0.23 s).
+    /// keeps many reads in flight, and a paged-out capture comes in much sooner (timed by hand, not by the benchmark).
     public func readAhead(_ range: Range<Int>) {
         guard let base, !range.isEmpty else { return }
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
@@ -199,10 +199,9 @@ public struct CaptureReplay {
 }
 
 /// Maps the captures' pages ahead of the reader, on a thread of its own: it asks for the file 64 MB ahead
-/// (`MappedFile.readAhead`) and reads one byte of each page, at most `window` bytes ahead of the reader, so that the page faults (and, for a capture that is not in the page cache, the
-/// waits for the disk) happen here and not in the feeder. The feeder only publishes how far it is. On this machine
-/// reading a 145 MB capture takes 0.09 s just after it was evicted and 0.23 s once it has been paged out for minutes;
-/// replaying it takes the feeder about 0.2 s.
+/// (`MappedFile.readAhead`) and reads one byte of each page, at most `window` bytes ahead of the reader, so that the
+/// page faults (and, for a capture that is not in the page cache, the waits for the disk) happen here and not in the
+/// feeder. The feeder only publishes how far it is.
 final class Prefaulter: @unchecked Sendable {
     // @unchecked Sendable: the files are immutable mappings kept alive by the caller until `finish` returns; the
     // rest is atomics.
