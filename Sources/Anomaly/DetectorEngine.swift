@@ -116,6 +116,53 @@ public final class DetectorEngine: SampleProcessor, @unchecked Sendable {
         if sample.time > latestTime { latestTime = sample.time }
     }
 
+    /// A drained stretch of the ring. Consecutive samples of one signal (an accelerometer message's batch, and the
+    /// next messages of the same wearable) form a run: its plan is looked up once and each family takes the whole
+    /// run at once (`FallDetector` and `SensorHealthDetector` keep their per-signal state in registers across it).
+    /// A run ends before any sample that makes a time-based check due, so checks run exactly where `process(_:)`
+    /// one sample at a time would run them; detections of a run that went to several families are sent in time
+    /// order (`DetectorContext.holdDetections`).
+    @inlinable
+    public func process(_ stretch: UnsafeBufferPointer<Sample>) {
+        guard var p = stretch.baseAddress else { return }
+        let end = p + stretch.count
+        while p < end {
+            let first = p.pointee
+            if first.time >= nextTick || first.time < nextTick - gapStep { tick(through: first.time) }
+            let tickDue = nextTick, tickBack = nextTick - gapStep
+            var q = p + 1
+            var latest = first.time
+            while q < end {
+                let s = q.pointee
+                if s.signal != first.signal || s.time >= tickDue || s.time < tickBack { break }
+                if s.time > latest { latest = s.time }
+                q += 1
+            }
+            let run = UnsafeBufferPointer(start: p, count: q - p)
+            let i = Int(first.signal.rawValue)
+            if i >= plans.count || !plans[i].contains(.resolved) { resolve(first.signal) }
+            let plan = plans[i]
+            let families = plan.rawValue & ~Plan.resolved.rawValue
+            let several = families & (families &- 1) != 0
+            if several { context.holdDetections() }
+            if plan.contains(.fall) { fallRef.unsafelyUnwrapped._withUnsafeGuaranteedRef { $0.process(run) } }
+            if plan.contains(.alarms) {
+                alarmsRef.unsafelyUnwrapped._withUnsafeGuaranteedRef { d in for s in run { d.process(s) } }
+            }
+            if plan.contains(.routine) {
+                routineRef.unsafelyUnwrapped._withUnsafeGuaranteedRef { d in for s in run { d.process(s) } }
+            }
+            if plan.contains(.thresholds) {
+                thresholdsRef.unsafelyUnwrapped._withUnsafeGuaranteedRef { d in for s in run { d.process(s) } }
+            }
+            if plan.contains(.health) { healthRef.unsafelyUnwrapped._withUnsafeGuaranteedRef { $0.process(run) } }
+            if several { context.releaseDetections() }
+            self.samples &+= run.count
+            if latest > latestTime { latestTime = latest }
+            p = q
+        }
+    }
+
     /// Runs the families' time-based checks up to `time` (slow path: at most once per `tickInterval` of sample
     /// time). Through a gap in the data (replay: a quiet night) it steps every `gapStep` seconds so that what
     /// became due inside the gap is raised at the time it became due. After a step back in time it restarts from

@@ -6,13 +6,13 @@ import Testing
 // MARK: - Synthetic traces
 
 /// A 3-vector in g.
-private struct V3 { var x, y, z: Double
+struct V3 { var x, y, z: Double
     static func * (v: V3, k: Double) -> V3 { V3(x: v.x * k, y: v.y * k, z: v.z * k) }
     static func + (a: V3, b: V3) -> V3 { V3(x: a.x + b.x, y: a.y + b.y, z: a.z + b.z) }
 }
 
 /// What the body does, second by second, in the body frame (upright gravity = −y).
-private enum Motion {
+enum Motion {
     case walk(seconds: Double)
     case still(seconds: Double, tiltDegrees: Double)
     /// A fall from upright: 0.5 s of falling while turning by `turn`°, an impact of `peak` g (150 ms), then lying.
@@ -30,7 +30,7 @@ private enum Motion {
 }
 
 /// Samples of a scripted trace at `hz` (with optional timing jitter), rotated by an arbitrary mounting.
-private struct TraceBuilder {
+struct TraceBuilder {
     var hz: Double
     var jitter = 0.0
     var mounting: (yaw: Double, pitch: Double, roll: Double)

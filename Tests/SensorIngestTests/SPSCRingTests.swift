@@ -70,6 +70,38 @@ struct SPSCRingTests {
         #expect(expected == 10_000)
     }
 
+    /// `drainSpans` hands what is available as the ring's own storage: one span, or two in order where the
+    /// elements wrap around the end; `limit` is respected and the slots are released after the spans.
+    @Test func drainSpansSplitsAtTheWrapAndKeepsOrder() {
+        let ring = SPSCRing<Int>.make(capacity: 8)
+        var p = ring.takeProducer()
+        var c = ring.takeConsumer()
+        var next = 0, expected = 0
+        var spanCounts: [[Int]] = []
+        for (push, limit) in [(5, 8), (6, 4), (6, 8), (8, 8)] {
+            for _ in 0..<push {
+                let pushed = p.push(next)
+                #expect(pushed)
+                next += 1
+            }
+            var counts: [Int] = []
+            let n = c.drainSpans(limit: limit) { span in
+                counts.append(span.count)
+                for v in span {
+                    if v != expected { Issue.record("out of order: \(v) != \(expected)") }
+                    expected += 1
+                }
+            }
+            #expect(n == counts.reduce(0, +))
+            spanCounts.append(counts)
+        }
+        // 5 from slot 0; then 4 of 6 (slots 5-7, 0); then the 2 left and 6 more (slots 1-7, 0); then 8 from slot 1.
+        #expect(spanCounts == [[5], [3, 1], [7, 1], [7, 1]])
+        #expect(expected == next)
+        let none = c.drainSpans { _ in Issue.record("an empty ring hands nothing") }
+        #expect(none == 0)
+    }
+
     /// Two real threads, a small ring (so the producer is often blocked by a full ring) and a consumer that parks:
     /// every element arrives exactly once, in order, and the parked consumer is always woken.
     @Test func twoThreadsTransferEverySampleInOrderWithParking() {

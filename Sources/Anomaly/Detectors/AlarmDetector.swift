@@ -25,7 +25,7 @@ public final class AlarmDetector: Detector {
         var lastRaise = -Double.infinity
     }
     var slots: [SlotState] = []
-    var slotOfSignal: [Int] = []
+    var slotOfSignal = SignalSlots()
 
     public static func make(_ settings: JSONObject?, _ path: String, _ context: DetectorContext) throws(DetectorConfigurationError) -> any Detector {
         var r = SettingsReader(settings, path: path)
@@ -55,17 +55,13 @@ public final class AlarmDetector: Detector {
 
     public func accepts(_ signal: SignalInfo) -> Bool {
         guard let kind = Self.kind(of: signal.kind) else { return false }
-        let i = Int(signal.id.rawValue)
-        while slotOfSignal.count <= i { slotOfSignal.append(-1) }
-        slotOfSignal[i] = slots.count
+        slotOfSignal.assign(signal.id, slot: slots.count)
         slots.append(SlotState(kind: kind, signal: signal.id))
         return true
     }
 
     public func process(_ sample: Sample) {
-        let i = Int(sample.signal.rawValue)
-        guard i < slotOfSignal.count, slotOfSignal[i] >= 0 else { return }
-        let s = slotOfSignal[i]
+        guard let s = slotOfSignal.slot(of: sample.signal) else { return }
         let on = sample.value != 0
         switch slots[s].kind {
         case .sos, .fall:

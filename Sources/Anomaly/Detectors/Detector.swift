@@ -61,7 +61,30 @@ public final class DetectorContext: @unchecked Sendable {
     /// Sends a detection on (replay's stdout, the daemon's events topic and escalation).
     public func emit(_ d: Detection) {
         emitted += 1
-        sink(d)
+        if holding { held.append(d) } else { sink(d) }
+    }
+
+    /// While the engine hands a run of samples to one family after another, their detections are held and then
+    /// sent in time order (ties in family order), as if each sample had gone through every family in turn.
+    private var holding = false
+    private var held: [Detection] = []
+
+    @usableFromInline func holdDetections() { holding = true }
+
+    @usableFromInline func releaseDetections() {
+        holding = false
+        guard !held.isEmpty else { return }
+        if held.count > 1 {
+            // Stable by construction: equal times keep the order they were emitted in.
+            let order = held.indices.sorted { (held[$0].time, $0) < (held[$1].time, $1) }
+            let sorted = order.map { held[$0] }
+            held.removeAll(keepingCapacity: true)
+            for d in sorted { sink(d) }
+        } else {
+            let d = held[0]
+            held.removeAll(keepingCapacity: true)
+            sink(d)
+        }
     }
 
     /// A detection about `signal`'s device and topic.

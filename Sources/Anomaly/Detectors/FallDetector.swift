@@ -71,7 +71,7 @@ public final class FallDetector: Detector {
     var tracks: [FallTrack] = []
     var trackSignal: [SignalID] = []
     var trackPlacement: [String] = []
-    var slotOfSignal: [Int32] = []
+    var slotOfSignal = SignalSlots()
 
     public static let settingKeys = ["waistTriggerG", "wristTriggerG", "waistThreshold", "wristThreshold",
                                      "learnUpright", "stillLyingSeconds", "watchSeconds", "refractorySeconds",
@@ -125,11 +125,9 @@ public final class FallDetector: Detector {
 
     public func accepts(_ signal: SignalInfo) -> Bool {
         guard signal.kind == .acceleration else { return false }
-        let i = Int(signal.id.rawValue)
-        while slotOfSignal.count <= i { slotOfSignal.append(-1) }
-        guard slotOfSignal[i] < 0 else { return true }
+        guard slotOfSignal.slot(of: signal.id) == nil else { return true }
         let isWrist = signal.placement.map { $0 == "wrist" } ?? defaultWrist
-        slotOfSignal[i] = Int32(tracks.count)
+        slotOfSignal.assign(signal.id, slot: tracks.count)
         tracks.append(FallTrack(config: isWrist ? wrist : waist))
         trackSignal.append(signal.id)
         trackPlacement.append(signal.placement ?? (defaultWrist ? "wrist" : "waist"))
@@ -137,12 +135,18 @@ public final class FallDetector: Detector {
     }
 
     public func process(_ sample: Sample) {
-        let i = Int(sample.signal.rawValue)
-        guard i < slotOfSignal.count else { return }
-        let slot = Int(slotOfSignal[i])
-        guard slot >= 0 else { return }
+        guard let slot = slotOfSignal.slot(of: sample.signal) else { return }
         let event = tracks[slot].process(sample)
         if event != .none { emit(event, slot: slot, time: sample.time) }
+    }
+
+    /// Consecutive samples of one signal (see `DetectorEngine.process(_:)`): the slot is looked up once.
+    public func process(_ run: UnsafeBufferPointer<Sample>) {
+        guard let first = run.first, let slot = slotOfSignal.slot(of: first.signal) else { return }
+        for sample in run {
+            let event = tracks[slot].process(sample)
+            if event != .none { emit(event, slot: slot, time: sample.time) }
+        }
     }
 
     public func advance(to time: Double) {}

@@ -104,34 +104,60 @@ public final class SensorHealthDetector: Detector {
         var lastValue = Double.nan
     }
 
+    /// What is known of one device (its names and its alarm states; read and written on slow paths).
     struct Device {
         var name: String
         var signal: SignalID          // the input named in detections (its first signal)
         var placement: String?
         var kinds: UInt64 = 0         // bit per SignalKind seen
-        var heartbeat = false         // reports by itself (see the rules)
         var hasBatteryPercent = false
-        // Silence
-        var firstSeen = Double.nan
-        var lastSeen = Double.nan
-        var interval = 0.0            // learned reporting interval (decaying maximum of gaps)
-        var silentActive = false
         // Battery, availability
         var batteryActive = false
         var offlineSince = Double.nan
         var offlineActive = false
         // Movement (wearables)
-        var blockStart = Double.nan
-        var sumX: Float = 0, sumY: Float = 0, sumZ: Float = 0
-        var blockCount: Int32 = 0
         var restX: Float = .nan, restY: Float = 0, restZ: Float = 0
         var stillSince = Double.nan
         var notWornActive = false
     }
 
+    /// What every sample of one device updates: when it was seen, its learned interval, the running movement
+    /// block. Kept apart from `Device` (which holds strings) so that the hot path can copy it in and out whole:
+    /// one array access per sample instead of one per field, and no reference counting.
+    struct Activity: BitwiseCopyable {
+        var firstSeen = Double.nan
+        var lastSeen = Double.nan
+        var interval = 0.0            // learned reporting interval (decaying maximum of gaps)
+        var blockStart = Double.nan
+        var sumX: Float = 0, sumY: Float = 0, sumZ: Float = 0
+        var blockCount: Int32 = 0
+        var heartbeat = false         // reports by itself (see the rules)
+        var silentActive = false
+
+        /// The steady state of a wearable: a sample after the previous one, within the learned interval or at
+        /// least shorter than `floor` (the shortest silence limit, so `seen` would learn it too), no silence to
+        /// clear, inside the current movement block. Updates as `seen` and `move` would and returns true then;
+        /// returns false (nothing changed) when anything else must happen: `seen` and `move` handle those.
+        @inline(__always)
+        mutating func steadyAccelerometerSample(_ x: Float, _ y: Float, _ z: Float, at t: Double,
+                                                decay: Double, floor: Double, block: Double) -> Bool {
+            let gap = t - lastSeen          // NaN before the first sample: not steady
+            guard gap >= 0, gap <= interval || (heartbeat && gap < floor), !silentActive, t - blockStart < block
+            else { return false }
+            if gap > 0 {
+                interval = gap <= interval ? interval + (gap - interval) * decay : gap
+                lastSeen = t
+            }
+            sumX += x; sumY += y; sumZ += z
+            blockCount &+= 1
+            return true
+        }
+    }
+
     @exclusivity(unchecked) var slots: [Slot] = []
-    @exclusivity(unchecked) var slotOfSignal: [Int32] = []
+    @exclusivity(unchecked) var slotOfSignal = SignalSlots()
     @exclusivity(unchecked) var devices: [Device] = []
+    @exclusivity(unchecked) var activity: [Activity] = []
     var deviceIndex: [String: Int] = [:]
     /// Times of the latest home-activity events (a ring; `homeEventTotal` counts them all).
     @exclusivity(unchecked) var homeEvents: [Double]
@@ -148,6 +174,7 @@ public final class SensorHealthDetector: Detector {
         homeEvents = [Double](repeating: -.infinity, count: Self.homeEventCapacity)
         slots.reserveCapacity(64)
         devices.reserveCapacity(32)
+        activity.reserveCapacity(32)
     }
 
     static func isEvent(_ kind: SignalKind) -> Bool {
@@ -164,16 +191,17 @@ public final class SensorHealthDetector: Detector {
             d = i
         } else {
             d = devices.count
-            var dev = Device(name: info.device, signal: info.id, placement: info.placement)
+            var a = Activity()
             if let r = restored[info.device] {
-                dev.interval = r.interval; dev.firstSeen = r.firstSeen; dev.heartbeat = r.heartbeat
+                a.interval = r.interval; a.firstSeen = r.firstSeen; a.heartbeat = r.heartbeat
             }
-            devices.append(dev)
+            devices.append(Device(name: info.device, signal: info.id, placement: info.placement))
+            activity.append(a)
             deviceIndex[info.device] = d
         }
         devices[d].kinds |= 1 << UInt64(info.kind.rawValue)
         if devices[d].placement == nil { devices[d].placement = info.placement }
-        if !Self.isEvent(info.kind) { devices[d].heartbeat = true }
+        if !Self.isEvent(info.kind) { activity[d].heartbeat = true }
         let role: Role
         switch info.kind {
         case .acceleration: role = .acceleration
@@ -184,9 +212,7 @@ public final class SensorHealthDetector: Detector {
             role = info.placement == nil ? .homeEvent : .report
         default: role = .report
         }
-        let i = Int(info.id.rawValue)
-        while slotOfSignal.count <= i { slotOfSignal.append(-1) }
-        slotOfSignal[i] = Int32(slots.count)
+        slotOfSignal.assign(info.id, slot: slots.count)
         slots.append(Slot(role: role, kind: info.kind, device: d))
         return true
     }
@@ -194,10 +220,7 @@ public final class SensorHealthDetector: Detector {
     // MARK: Hot path
 
     public func process(_ sample: Sample) {
-        let i = Int(sample.signal.rawValue)
-        guard i < slotOfSignal.count else { return }
-        let s = Int(slotOfSignal[i])
-        guard s >= 0 else { return }
+        guard let s = slotOfSignal.slot(of: sample.signal) else { return }
         let t = sample.time
         // Samples of several devices interleave a little out of time order (a wristband's batch arrives after a
         // door event): only a step back of more than `reorderToleranceSeconds` is a clock step.
@@ -210,6 +233,12 @@ public final class SensorHealthDetector: Detector {
         let d = slots[s].device
         switch slots[s].role {
         case .acceleration:
+            var a = activity[d]
+            if a.steadyAccelerometerSample(sample.x, sample.y, sample.z, at: t, decay: settings.intervalDecay,
+                                           floor: settings.minimumSilentSeconds, block: settings.stillBlockSeconds) {
+                activity[d] = a
+                return
+            }
             seen(d, at: t)
             move(d, sample.x, sample.y, sample.z, at: t)
         case .report:
@@ -238,63 +267,94 @@ public final class SensorHealthDetector: Detector {
         }
     }
 
+    /// Consecutive samples of one signal (see `DetectorEngine.process(_:)`). A wearable's run keeps its device's
+    /// `Activity` and the detector's latest time in locals while it is steady; anything else (a clock step, a
+    /// silence to clear, a movement block to close) goes through `process(_:)` with the state written back first.
+    public func process(_ run: UnsafeBufferPointer<Sample>) {
+        guard let first = run.first, let s = slotOfSignal.slot(of: first.signal) else { return }
+        guard slots[s].role == .acceleration else {
+            for sample in run { process(sample) }
+            return
+        }
+        let d = slots[s].device
+        let decay = settings.intervalDecay, floor = settings.minimumSilentSeconds, block = settings.stillBlockSeconds
+        let tolerance = Self.reorderToleranceSeconds, step = settings.clockStepSeconds
+        var a = activity[d]
+        var last = lastTime
+        for sample in run {
+            let t = sample.time
+            if t < last - tolerance || t - last > step
+                || !a.steadyAccelerometerSample(sample.x, sample.y, sample.z, at: t, decay: decay, floor: floor, block: block) {
+                activity[d] = a
+                lastTime = last
+                process(sample)
+                a = activity[d]
+                last = lastTime
+                continue
+            }
+            if t > last { last = t }
+        }
+        activity[d] = a
+        lastTime = last
+    }
+
     /// A message from device `d` at `t`: learn the gap, clear a silence.
     @inline(__always)
     func seen(_ d: Int, at t: Double) {
-        let last = devices[d].lastSeen
+        let last = activity[d].lastSeen
         if last.isNaN {
-            devices[d].lastSeen = t
-            if devices[d].firstSeen.isNaN { devices[d].firstSeen = t }
+            activity[d].lastSeen = t
+            if activity[d].firstSeen.isNaN { activity[d].firstSeen = t }
             return
         }
         let gap = t - last
         // Samples of one message share its time (gap 0): only gaps between messages teach the interval.
         if gap > 0 {
-            let interval = devices[d].interval
+            let interval = activity[d].interval
             if gap <= interval {
-                devices[d].interval = interval + (gap - interval) * settings.intervalDecay
+                activity[d].interval = interval + (gap - interval) * settings.intervalDecay
             } else if learning(d, at: t) || gap < limit(d, at: t) {
-                devices[d].interval = gap
+                activity[d].interval = gap
             }
-            devices[d].lastSeen = t
+            activity[d].lastSeen = t
         }
-        if devices[d].silentActive { silenceEnded(d, at: t) }
+        if activity[d].silentActive { silenceEnded(d, at: t) }
     }
 
-    func learning(_ d: Int, at t: Double) -> Bool { !(t - devices[d].firstSeen >= settings.learningSeconds) }
+    func learning(_ d: Int, at t: Double) -> Bool { !(t - activity[d].firstSeen >= settings.learningSeconds) }
 
     /// The silence after which device `d` is reported.
     func limit(_ d: Int, at t: Double) -> Double {
-        guard devices[d].heartbeat else { return settings.eventSilentSeconds }
-        var l = max(settings.minimumSilentSeconds, settings.silentFactor * devices[d].interval)
+        guard activity[d].heartbeat else { return settings.eventSilentSeconds }
+        var l = max(settings.minimumSilentSeconds, settings.silentFactor * activity[d].interval)
         if learning(d, at: t) { l = max(l, settings.learningSilentSeconds) }
         return l
     }
 
     @inline(__always)
     func move(_ d: Int, _ x: Float, _ y: Float, _ z: Float, at t: Double) {
-        let start = devices[d].blockStart
+        let start = activity[d].blockStart
         if t - start < settings.stillBlockSeconds {
-            devices[d].sumX += x; devices[d].sumY += y; devices[d].sumZ += z
-            devices[d].blockCount &+= 1
+            activity[d].sumX += x; activity[d].sumY += y; activity[d].sumZ += z
+            activity[d].blockCount &+= 1
             return
         }
         endBlock(d, at: t)
-        devices[d].blockStart = t
-        devices[d].sumX = x; devices[d].sumY = y; devices[d].sumZ = z
-        devices[d].blockCount = 1
+        activity[d].blockStart = t
+        activity[d].sumX = x; activity[d].sumY = y; activity[d].sumZ = z
+        activity[d].blockCount = 1
     }
 
     /// A block of accelerometer samples ended (slow path, once per `stillBlockSeconds`): did the device move?
     func endBlock(_ d: Int, at t: Double) {
-        let n = Float(devices[d].blockCount)
+        let n = Float(activity[d].blockCount)
         guard n > 0 else { return }
-        let x = devices[d].sumX / n, y = devices[d].sumY / n, z = devices[d].sumZ / n
+        let x = activity[d].sumX / n, y = activity[d].sumY / n, z = activity[d].sumZ / n
         let tol = Float(settings.stillToleranceG)
         let rx = devices[d].restX
         if rx.isNaN || abs(x - rx) > tol || abs(y - devices[d].restY) > tol || abs(z - devices[d].restZ) > tol {
             devices[d].restX = x; devices[d].restY = y; devices[d].restZ = z
-            devices[d].stillSince = devices[d].blockStart.isNaN ? t : devices[d].blockStart
+            devices[d].stillSince = activity[d].blockStart.isNaN ? t : activity[d].blockStart
             if devices[d].notWornActive {
                 devices[d].notWornActive = false
                 emit(.notWorn, .cleared, d, t, ["movedAt": .string(Timestamp.rfc3339(t))])
@@ -326,39 +386,39 @@ public final class SensorHealthDetector: Detector {
         for d in devices.indices {
             if forward {
                 // Unwatched time: shift what was seen by the jump, so silences keep what they had before it.
-                if !devices[d].lastSeen.isNaN { devices[d].lastSeen += t - from }
+                if !activity[d].lastSeen.isNaN { activity[d].lastSeen += t - from }
                 if !devices[d].stillSince.isNaN { devices[d].stillSince = t }
                 if !devices[d].offlineSince.isNaN { devices[d].offlineSince = t }
-                if !devices[d].firstSeen.isNaN { devices[d].firstSeen += t - from }
+                if !activity[d].firstSeen.isNaN { activity[d].firstSeen += t - from }
             } else {
-                if devices[d].lastSeen > t { devices[d].lastSeen = t }
+                if activity[d].lastSeen > t { activity[d].lastSeen = t }
                 if devices[d].stillSince > t { devices[d].stillSince = t }
                 if devices[d].offlineSince > t { devices[d].offlineSince = t }
-                if devices[d].firstSeen > t { devices[d].firstSeen = t }
+                if activity[d].firstSeen > t { activity[d].firstSeen = t }
             }
-            devices[d].blockStart = .nan
+            activity[d].blockStart = .nan
         }
         for k in homeEvents.indices where homeEvents[k] > t { homeEvents[k] = -.infinity }
     }
 
     func checkSilence(_ d: Int, at t: Double) {
-        guard !devices[d].silentActive, !devices[d].offlineActive else { return }
-        let last = devices[d].lastSeen
+        guard !activity[d].silentActive, !devices[d].offlineActive else { return }
+        let last = activity[d].lastSeen
         guard !last.isNaN else { return }
         let limit = limit(d, at: t)
         guard t - last > limit else { return }
-        devices[d].silentActive = true
+        activity[d].silentActive = true
         let protection = protectionText(d)
         let message = "\(protection.text) \(protection.plural ? "are" : "is") off since \(context.localTime.clockText(at: last)): \(deviceNoun(d)) is silent"
         emit(.sensorSilent, .raised, d, t, ["message": .string(message), "protection": .string(protection.text),
                                             "lastSeen": .string(Timestamp.rfc3339(last)),
                                             "silentForSeconds": .number((t - last).rounded()),
                                             "limitSeconds": .number(limit.rounded()),
-                                            "learnedIntervalSeconds": .number(devices[d].heartbeat ? devices[d].interval : .nan)])
+                                            "learnedIntervalSeconds": .number(activity[d].heartbeat ? activity[d].interval : .nan)])
     }
 
     func silenceEnded(_ d: Int, at t: Double) {
-        devices[d].silentActive = false
+        activity[d].silentActive = false
         let protection = protectionText(d)
         emit(.sensorSilent, .cleared, d, t, ["message": .string("\(protection.text) \(protection.plural ? "are" : "is") back: \(deviceNoun(d)) reports again"),
                                              "protection": .string(protection.text)])
@@ -402,9 +462,9 @@ public final class SensorHealthDetector: Detector {
     }
 
     func checkNotWorn(_ d: Int, at t: Double) {
-        guard !devices[d].notWornActive, !devices[d].silentActive else { return }
+        guard !devices[d].notWornActive, !activity[d].silentActive else { return }
         let still = devices[d].stillSince
-        guard !still.isNaN, !devices[d].lastSeen.isNaN, t - devices[d].lastSeen < settings.minimumSilentSeconds else { return }
+        guard !still.isNaN, !activity[d].lastSeen.isNaN, t - activity[d].lastSeen < settings.minimumSilentSeconds else { return }
         let local = context.localTime.secondsOfDay(at: t)
         let dayStart = settings.dayStartHour * 3600, dayEnd = settings.dayEndHour * 3600
         guard local >= dayStart && local < dayEnd else { return }
@@ -473,8 +533,8 @@ public final class SensorHealthDetector: Detector {
         for (name, r) in restored where deviceIndex[name] == nil {
             list[name] = .object(["intervalSeconds": .number(r.interval), "firstSeen": .number(r.firstSeen), "heartbeat": .bool(r.heartbeat)])
         }
-        for d in devices where !d.firstSeen.isNaN {
-            list[d.name] = .object(["intervalSeconds": .number(d.interval), "firstSeen": .number(d.firstSeen), "heartbeat": .bool(d.heartbeat)])
+        for (d, a) in zip(devices, activity) where !a.firstSeen.isNaN {
+            list[d.name] = .object(["intervalSeconds": .number(a.interval), "firstSeen": .number(a.firstSeen), "heartbeat": .bool(a.heartbeat)])
         }
         return .object(["version": 1, "devices": .object(list)])
     }

@@ -147,7 +147,7 @@ public final class ThresholdDetector: Detector {
     }
 
     @exclusivity(unchecked) var slots: [Slot] = []
-    @exclusivity(unchecked) var slotOfSignal: [Int32] = []
+    @exclusivity(unchecked) var slotOfSignal = SignalSlots()
     @exclusivity(unchecked) var devices: [Device] = []
     var deviceIndex: [String: Int] = [:]
     @exclusivity(unchecked) var coldActive = false, hotActive = false
@@ -202,9 +202,7 @@ public final class ThresholdDetector: Detector {
         default:
             return false
         }
-        let i = Int(info.id.rawValue)
-        while slotOfSignal.count <= i { slotOfSignal.append(-1) }
-        slotOfSignal[i] = Int32(slots.count)
+        slotOfSignal.assign(info.id, slot: slots.count)
         slots.append(Slot(role: role, signal: info.id, device: d))
         return true
     }
@@ -212,10 +210,7 @@ public final class ThresholdDetector: Detector {
     // MARK: Hot path
 
     public func process(_ sample: Sample) {
-        let i = Int(sample.signal.rawValue)
-        guard i < slotOfSignal.count else { return }
-        let s = Int(slotOfSignal[i])
-        guard s >= 0 else { return }
+        guard let s = slotOfSignal.slot(of: sample.signal) else { return }
         let v = sample.value, t = sample.time
         // Readings of several sensors interleave a little out of time order: only a step back of more than
         // `reorderToleranceSeconds` is a clock step.

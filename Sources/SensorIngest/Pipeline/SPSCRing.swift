@@ -253,6 +253,27 @@ public enum SPSCRing<Element: BitwiseCopyable> {
             return n
         }
 
+        /// Hands the elements available now (at most `limit`) to `body` as contiguous spans of the ring's storage:
+        /// one span, or two where they wrap around its end. The spans are valid only inside `body`; the slots are
+        /// released after the last one. Reads the producer's index again whenever fewer than `limit` are known to
+        /// be there (one load per call). Returns how many were consumed.
+        @inlinable @inline(__always)
+        public mutating func drainSpans(limit: Int = .max,
+                                        _ body: (UnsafeBufferPointer<Element>) throws(Never) -> Void) -> Int {
+            if cachedTail &- head < limit {
+                cachedTail = storage.tail.pointee.load(ordering: .acquiring)
+                if head == cachedTail { return 0 }
+            }
+            let n = min(cachedTail - head, limit)
+            let start = head & mask
+            let first = min(n, mask &+ 1 &- start)
+            body(UnsafeBufferPointer(start: slots + start, count: first))
+            if first < n { body(UnsafeBufferPointer(start: slots, count: n &- first)) }
+            head &+= n
+            storage.head.pointee.store(head, ordering: .releasing)
+            return n
+        }
+
         /// Elements available now (refreshes the cached producer index).
         @inlinable @inline(__always)
         public mutating func available() -> Int {
@@ -269,7 +290,7 @@ public enum SPSCRing<Element: BitwiseCopyable> {
         }
 
         /// Waits until an element is available or `timeoutNanoseconds` pass. First re-checks the ring
-        /// `spinChecks` times with a CPU pause hint between (default 65,536: some hundreds of microseconds; a producer mid-burst publishes again
+        /// `spinChecks` times with a CPU pause hint between (default 4,096: some tens of microseconds; a producer mid-burst publishes again
         /// that soon, and a park costs a membarrier plus a futex wake on the producer), then parks on a futex: no
         /// spinning consumer on a quiet ring. Returns true when elements are available.
         public mutating func wait(timeoutNanoseconds: Int64, spinChecks: Int = 1 << 12) -> Bool {
