@@ -233,8 +233,10 @@ public enum SPSCRing<Element: BitwiseCopyable> {
             return e
         }
 
-        /// Hands every available element (at most `limit`) to `body` in order, then releases their slots with one
-        /// store. Returns how many were consumed.
+        /// Hands the elements known to be available (at most `limit`) to `body` in order, then releases their slots
+        /// with one store. The producer's index is read again only when none are known (as the C reference ring
+        /// does), so a call may leave newer elements for the next one; `drainSpans` reads it whenever fewer than
+        /// `limit` are known. Returns how many were consumed.
         @inlinable @inline(__always)
         public mutating func drain(limit: Int = .max, _ body: (Element) throws(Never) -> Void) -> Int {
             if head == cachedTail {
