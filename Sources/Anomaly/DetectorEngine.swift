@@ -96,24 +96,10 @@ public final class DetectorEngine: SampleProcessor, @unchecked Sendable {
     }
 
 
+    /// One sample: a stretch of one (the pipeline hands over stretches; tests and tools feed samples one by one).
     @inlinable
     public func process(_ sample: Sample) {
-        // Time-based checks first: a sample after a quiet gap must find the detections that became due inside
-        // the gap already raised (in order), not cleared before they were ever raised.
-        // (Samples a little out of order, such as a delayed wristband batch, do not move time back; a step back of
-        // more than `gapStep`, a wall clock corrected by NTP, restarts the ticks from the new time.)
-        if sample.time >= nextTick || sample.time < nextTick - gapStep { tick(through: sample.time) }
-        let i = Int(sample.signal.rawValue)
-        if i >= plans.count || !plans[i].contains(.resolved) { resolve(sample.signal) }
-        let plan = plans[i]
-        // Guaranteed references (the engine's `let`s own the families): no retain/release per sample.
-        if plan.contains(.fall) { fallRef.unsafelyUnwrapped._withUnsafeGuaranteedRef { $0.process(sample) } }
-        if plan.contains(.alarms) { alarmsRef.unsafelyUnwrapped._withUnsafeGuaranteedRef { $0.process(sample) } }
-        if plan.contains(.routine) { routineRef.unsafelyUnwrapped._withUnsafeGuaranteedRef { $0.process(sample) } }
-        if plan.contains(.thresholds) { thresholdsRef.unsafelyUnwrapped._withUnsafeGuaranteedRef { $0.process(sample) } }
-        if plan.contains(.health) { healthRef.unsafelyUnwrapped._withUnsafeGuaranteedRef { $0.process(sample) } }
-        samples &+= 1
-        if sample.time > latestTime { latestTime = sample.time }
+        withUnsafePointer(to: sample) { process(UnsafeBufferPointer(start: $0, count: 1)) }
     }
 
     /// A drained stretch of the ring. Consecutive samples of one signal (an accelerometer message's batch, and the
@@ -128,6 +114,10 @@ public final class DetectorEngine: SampleProcessor, @unchecked Sendable {
         let end = p + stretch.count
         while p < end {
             let first = p.pointee
+            // Time-based checks first: a sample after a quiet gap must find the detections that became due inside
+            // the gap already raised (in order), not cleared before they were ever raised. (Samples a little out
+            // of order, such as a delayed wristband batch, do not move time back; a step back of more than
+            // `gapStep`, a wall clock corrected by NTP, restarts the ticks from the new time.)
             if first.time >= nextTick || first.time < nextTick - gapStep { tick(through: first.time) }
             let tickDue = nextTick, tickBack = nextTick - gapStep
             var q = p + 1
@@ -145,16 +135,11 @@ public final class DetectorEngine: SampleProcessor, @unchecked Sendable {
             let families = plan.rawValue & ~Plan.resolved.rawValue
             let several = families & (families &- 1) != 0
             if several { context.holdDetections() }
+            // Guaranteed references (the engine's `let`s own the families): no retain/release per run.
             if plan.contains(.fall) { fallRef.unsafelyUnwrapped._withUnsafeGuaranteedRef { $0.process(run) } }
-            if plan.contains(.alarms) {
-                alarmsRef.unsafelyUnwrapped._withUnsafeGuaranteedRef { d in for s in run { d.process(s) } }
-            }
-            if plan.contains(.routine) {
-                routineRef.unsafelyUnwrapped._withUnsafeGuaranteedRef { d in for s in run { d.process(s) } }
-            }
-            if plan.contains(.thresholds) {
-                thresholdsRef.unsafelyUnwrapped._withUnsafeGuaranteedRef { d in for s in run { d.process(s) } }
-            }
+            if plan.contains(.alarms) { alarmsRef.unsafelyUnwrapped._withUnsafeGuaranteedRef { $0.process(run) } }
+            if plan.contains(.routine) { routineRef.unsafelyUnwrapped._withUnsafeGuaranteedRef { $0.process(run) } }
+            if plan.contains(.thresholds) { thresholdsRef.unsafelyUnwrapped._withUnsafeGuaranteedRef { $0.process(run) } }
             if plan.contains(.health) { healthRef.unsafelyUnwrapped._withUnsafeGuaranteedRef { $0.process(run) } }
             if several { context.releaseDetections() }
             self.samples &+= run.count

@@ -120,7 +120,8 @@ public enum Timestamp {
         return "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))T\(pad(h, 2)):\(pad(mi, 2)):\(pad(s, 2)).\(pad(us, 6))Z+0000"
     }
 
-    static func pad(_ v: Int, _ width: Int) -> String {
+    /// `v` with leading zeros to `width` digits ("07").
+    public static func pad(_ v: Int, _ width: Int) -> String {
         let s = String(v)
         return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
     }

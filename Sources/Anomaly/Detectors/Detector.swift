@@ -15,13 +15,13 @@ import CareSupport
 ///   in `detail`.
 /// - **Learned state is plain JSON** (`learnedState()`), readable by a carer's engineer, restored at start;
 ///   restoring state of another version or shape gives a typed error, never a crash.
-public protocol Detector: AnyObject {
+///
+/// As a `SampleProcessor` it takes one sample of an accepted signal at a time (`process(_ sample:)`, in time order
+/// per signal) or a run of one signal's samples (`process(_ run:)`, by default one at a time), and `advance(to:)`
+/// when time moved without a sample for it.
+public protocol Detector: SampleProcessor {
     /// Called once when a signal is first seen. Returns true to receive its samples from then on.
     func accepts(_ signal: SignalInfo) -> Bool
-    /// One sample of an accepted signal, in time order per signal.
-    func process(_ sample: Sample)
-    /// Time moved to `time` (epoch seconds) without a sample for this detector: run time-based checks.
-    func advance(to time: Double)
     /// What this detector learned, for the state directory (nil: nothing to keep).
     func learnedState() -> JSONValue?
     /// Restores what `learnedState()` returned in an earlier run.
@@ -74,17 +74,10 @@ public final class DetectorContext: @unchecked Sendable {
     @usableFromInline func releaseDetections() {
         holding = false
         guard !held.isEmpty else { return }
-        if held.count > 1 {
-            // Stable by construction: equal times keep the order they were emitted in.
-            let order = held.indices.sorted { (held[$0].time, $0) < (held[$1].time, $1) }
-            let sorted = order.map { held[$0] }
-            held.removeAll(keepingCapacity: true)
-            for d in sorted { sink(d) }
-        } else {
-            let d = held[0]
-            held.removeAll(keepingCapacity: true)
-            sink(d)
-        }
+        // Equal times keep the order they were emitted in.
+        let ordered = held.enumerated().sorted { ($0.element.time, $0.offset) < ($1.element.time, $1.offset) }
+        held.removeAll(keepingCapacity: true)
+        for (_, d) in ordered { sink(d) }
     }
 
     /// A detection about `signal`'s device and topic.

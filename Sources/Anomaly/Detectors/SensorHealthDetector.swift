@@ -233,12 +233,6 @@ public final class SensorHealthDetector: Detector {
         let d = slots[s].device
         switch slots[s].role {
         case .acceleration:
-            var a = activity[d]
-            if a.steadyAccelerometerSample(sample.x, sample.y, sample.z, at: t, decay: settings.intervalDecay,
-                                           floor: settings.minimumSilentSeconds, block: settings.stillBlockSeconds) {
-                activity[d] = a
-                return
-            }
             seen(d, at: t)
             move(d, sample.x, sample.y, sample.z, at: t)
         case .report:
@@ -267,9 +261,10 @@ public final class SensorHealthDetector: Detector {
         }
     }
 
-    /// Consecutive samples of one signal (see `DetectorEngine.process(_:)`). A wearable's run keeps its device's
-    /// `Activity` and the detector's latest time in locals while it is steady; anything else (a clock step, a
-    /// silence to clear, a movement block to close) goes through `process(_:)` with the state written back first.
+    /// Consecutive samples of one signal (the engine hands every sample over this way). A wearable's run keeps its
+    /// device's `Activity` and the detector's latest time in locals while it is steady (`steadyAccelerometerSample`);
+    /// anything else (a clock step, a silence to clear, a movement block to close) goes through `process(_:)` with
+    /// the state written back first.
     public func process(_ run: UnsafeBufferPointer<Sample>) {
         guard let first = run.first, let s = slotOfSignal.slot(of: first.signal) else { return }
         guard slots[s].role == .acceleration else {

@@ -1,4 +1,5 @@
 import Foundation
+import CareSupport
 
 /// What a member of the circle is to the person: decides default tiers, wording and the two-responder rule (a
 /// monitoring centre's claim counts as two).
@@ -34,7 +35,7 @@ public struct TimeOfDay: Sendable, Equatable, Comparable, CustomStringConvertibl
         minutes = h * 60 + m
     }
     public static func < (a: Self, b: Self) -> Bool { a.minutes < b.minutes }
-    public var description: String { RFC3339.pad(minutes / 60, 2) + ":" + RFC3339.pad(minutes % 60, 2) }
+    public var description: String { Timestamp.pad(minutes / 60, 2) + ":" + Timestamp.pad(minutes % 60, 2) }
 
     /// True when `t` is in [from, to), wrapping past midnight when `to` <= `from`.
     static func within(_ t: Int, from: TimeOfDay, to: TimeOfDay) -> Bool {
@@ -49,7 +50,7 @@ public struct LocalTime: Sendable, Equatable {
     public var minuteOfDay: Int
     public var hour: Int { minuteOfDay / 60 }
     public var minute: Int { minuteOfDay % 60 }
-    public var hhmm: String { RFC3339.pad(hour, 2) + ":" + RFC3339.pad(minute, 2) }
+    public var hhmm: String { Timestamp.pad(hour, 2) + ":" + Timestamp.pad(minute, 2) }
 
     public init(weekday: Int, minuteOfDay: Int) { self.weekday = weekday; self.minuteOfDay = minuteOfDay }
 

@@ -15,10 +15,4 @@ public enum RFC3339 {
         guard let seconds = Timestamp.parse(full) else { return nil }
         return WallTime(milliseconds: Int64((seconds * 1000).rounded()))
     }
-
-    /// `v` with leading zeros to `width` digits ("07").
-    static func pad(_ v: Int, _ width: Int) -> String {
-        let s = String(v)
-        return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
-    }
 }
