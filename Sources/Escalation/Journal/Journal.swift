@@ -8,7 +8,13 @@ public struct JournalError: Error, Sendable, CustomStringConvertible {
     public var path: String
     public var operation: String
     public var errno: Int32
+    /// Set when the file itself is the problem (a newer format), not a system call.
+    public var reason: String?
+    public init(path: String, operation: String, errno: Int32, reason: String? = nil) {
+        self.path = path; self.operation = operation; self.errno = errno; self.reason = reason
+    }
     public var description: String {
+        if let reason { return "journal \(path): \(operation): \(reason)" }
         let hint: String
         switch errno {
         case ENOSPC: hint = "the disk is full: free space, incidents are not being journaled"
@@ -35,8 +41,15 @@ public struct JournalLoad: Sendable {
 /// state change. On open, a torn tail (a crash mid-write) is cut instead of failing; rewriting (compaction,
 /// retention, `forget`) writes `name.new`, fsyncs it, renames it over, and fsyncs the directory.
 ///
+/// The first record of every journal is its format header, `{"t":"journal","version":1}`: a later format can tell
+/// an old file, and an old daemon refuses a newer one instead of misreading it.
+///
 /// Not thread-safe: owned by one `EscalationEngine` (an actor), or used by one command at a time.
 final class JournalFile {
+    /// The format this code writes and reads.
+    static let formatVersion = 1
+    static var header: JSONValue { .object(["t": "journal", "version": .number(Double(formatVersion))]) }
+
     let path: String
     let directory: String
     private var fd: Int32 = -1
@@ -108,6 +121,13 @@ final class JournalFile {
         if mkdir(directory, 0o700) != 0 && errno != EEXIST { throw JournalError(path: directory, operation: "mkdir", errno: errno) }
         fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
         if fd < 0 { throw JournalError(path: path, operation: "open for append", errno: errno) }
+        var st = stat()
+        if fstat(fd, &st) == 0 && st.st_size == 0 {
+            let h = Self.encodeLine(Self.header)
+            if h.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) != h.count {
+                throw JournalError(path: path, operation: "write the format header", errno: errno)
+            }
+        }
     }
 
     /// Appends records in one write; `sync` makes them durable before returning.
@@ -131,8 +151,8 @@ final class JournalFile {
         let tmp = path + ".new"
         let t = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         if t < 0 { throw JournalError(path: tmp, operation: "create", errno: errno) }
-        var bytes: [UInt8] = []
-        for r in records { bytes += Self.encodeLine(r) }
+        var bytes = Self.encodeLine(Self.header)
+        for r in records where r["t"]?.stringValue != "journal" { bytes += Self.encodeLine(r) }
         var off = 0
         while off < bytes.count {
             let n = bytes.withUnsafeBytes { write(t, $0.baseAddress! + off, bytes.count - off) }

@@ -61,9 +61,9 @@ enum EvaluateCommand {
         }
         defer { if let t = temporary { removeTree(t) } }
         let collected = DetectionCollector()
-        let result = try Replay.run(config: config, files: a.positional, stateDirectory: stateDirectory, progress: false) { d in
+        let result = try Replay.run(config: config, files: a.positional, stateDirectory: stateDirectory, progress: false, onDetection: { d in
             collected.append(d)
-        }
+        })
         let report = Evaluation.score(labels: labels, detections: collected.detections, first: span.first, last: span.last,
                                       tolerance: tolerance)
         var json = report.json

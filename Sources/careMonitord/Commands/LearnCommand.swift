@@ -21,9 +21,9 @@ enum LearnCommand {
             throw CommandError(exitCode: ExitCode.usage, message: "learn: no capture file given\nusage: \(usage)")
         }
         let suppressed = DetectionTally()
-        _ = try Replay.run(config: config, files: a.positional, stateDirectory: stateDirectory) { d in
+        _ = try Replay.run(config: config, files: a.positional, stateDirectory: stateDirectory, onDetection: { d in
             if d.state == .raised { suppressed.add(d.kind.rawValue) }
-        }
+        })
 
         // Read back what was saved, through a routine detector configured like the daemon's.
         let file = LearnedStateFile(stateDirectory: stateDirectory, person: config.person.id)

@@ -25,23 +25,12 @@ enum ReplayCommand {
             }
             speed = v
         }
-        let events = FileOutput.standardOutput
-        let escalation = try escalationConfiguration(config)
-        // With a circle, detections are kept and then drive escalation on the capture's clock; without one they
-        // are printed as they come.
-        let collected = DetectionCollector()
-        let acks = escalation.map { _ in AckCollector(person: config.person.id) }
+        let out = FileOutput.standardOutput
+        // Detections and escalation's lines are streamed as they happen, in time order (escalation runs on the
+        // capture's clock on the detector thread, which waits for each of its steps).
         let result = try Replay.run(config: config, files: a.positional, stateDirectory: a.value("state-dir"), speed: speed,
-                                    divert: acks.map { c in { topic, payload, time in c.take(topic, payload, time) } }) { d in
-            if escalation != nil { collected.append(d) } else { events.writeLine(d.eventLine) }
-        }
-        if let escalation {
-            for line in ReplayEscalation.run(config: escalation, detections: collected.detections, acks: acks?.acks ?? [],
-                                             until: result.lastSampleTime) {
-                events.writeLine(line)
-            }
-        }
-        events.flush()
+                                    notifiers: .recording, events: { out.writeLine($0) })
+        out.flush()
         printError(result.summary.json)
         return ExitCode.ok
     }
@@ -58,29 +47,25 @@ final class DetectionCollector: @unchecked Sendable {
 enum Replay {
     static let malformedReportLimit = 20
 
-    /// Replays `files`; `onDetection` is called on the detector thread, in order. Problems go to stderr; the summary
-    /// is returned (the caller prints it). Loads and saves learned state when `stateDirectory` is given.
+    /// Replays `files` through a home built from `config` on the capture's clock. `events` gets every event line as
+    /// it happens (detector thread); `onDetection` each detection. Problems go to stderr; the summary is returned
+    /// (the caller prints it). Loads and saves learned state when `stateDirectory` is given.
     static func run(config: Configuration, files: [String], stateDirectory: String?, speed: Double? = nil,
-                    progress: Bool = FileOutput.standardError.isTerminal,
-                    divert: ((UnsafeRawBufferPointer, UnsafeRawBufferPointer, Double) -> Bool)? = nil,
-                    onDetection: @escaping (Detection) -> Void) throws(CommandError) -> (summary: ReplaySummary, lastSampleTime: Double) {
+                    progress: Bool = FileOutput.standardError.isTerminal, notifiers: HomeNotifiers = .none,
+                    events: @escaping @Sendable (String) -> Void = { _ in },
+                    onDetection: @escaping (Detection) -> Void = { _ in }) throws(CommandError) -> (summary: ReplaySummary, lastSampleTime: Double) {
         for f in files where access(f, R_OK) != 0 {
             throw CommandError(exitCode: ExitCode.noInput, message: "replay: cannot read capture \(f): \(String(cString: strerror(errno)))")
         }
         if let dir = stateDirectory { try ensureDirectory(dir) }
-        let routing = try makeRouting(config)
         // Rejections are reported per source at the end; the pipeline logs only errors here.
         let logger = Logger(label: "replay", minimumLevel: .error)
-        let pipeline = IngestPipeline(routing: routing, backpressure: .wait, logger: logger)
-        let engine = try makeDetectorEngine(config, signals: pipeline.registry, emit: onDetection)
-        let stateFile = stateDirectory.map { LearnedStateFile(stateDirectory: $0, person: config.person.id) }
-        stateFile?.load(into: engine)
-        let consumer = OSThread(name: "cm-detect") { [pipeline, engine] in
-            pipeline.runConsumer(engine)
-        }
+        let home = try MonitoredHome.build(config: config, clock: .capture, notifiers: notifiers,
+                                           stateDirectory: stateDirectory, logger: logger, events: events,
+                                           onDetection: onDetection)
+        let consumer = OSThread(name: "cm-detect") { [home] in home.runDetectors() }
         var reported = 0
-        var diverted = 0
-        var replay = CaptureReplay(pipeline: pipeline, speed: speed, showProgress: progress) { file, line, problem in
+        var replay = CaptureReplay(pipeline: home.pipeline, speed: speed, showProgress: progress) { file, line, problem in
             reported += 1
             if reported <= malformedReportLimit {
                 printError("\(file):\(line): \(problem); line skipped")
@@ -88,12 +73,8 @@ enum Replay {
                 printError("replay: more malformed lines; only the count is reported from here on")
             }
         }
-        if let divert {
-            replay.divert = { topic, payload, time in
-                guard divert(topic, payload, time) else { return false }
-                diverted += 1
-                return true
-            }
+        if home.escalation != nil {
+            replay.divert = { topic, payload, time in home.takeAck(topic, payload, time) }
         }
         let malformed: Int
         // wallSeconds runs from opening the first capture (the contract), not from reading the config and setting
@@ -102,19 +83,18 @@ enum Replay {
         do {
             malformed = try replay.feed(files: files)
         } catch {
-            pipeline.finish()
+            home.finishInput()
             consumer.join()
             throw CommandError(exitCode: ExitCode.noInput, message: "replay: \(error)")
         }
         consumer.join()
-        // Time-based checks run up to the last sample's time (nothing is assumed after the capture ends).
-        if engine.latestTime.isFinite { engine.finish(at: engine.latestTime) }
+        home.finishCapture()
         let wall = CaptureReplay.monotonicSeconds() - start
-        try stateFile?.save(engine)
+        try home.saveLearnedState()
 
-        let c = pipeline.counts
+        let c = home.pipeline.counts
         var summary = ReplaySummary()
-        summary.messages = c.messages + diverted
+        summary.messages = c.messages + home.acksTaken.load(ordering: .relaxed)
         summary.malformed = malformed
         summary.unmatched = c.unmatched
         summary.rejected = c.rejected
@@ -122,10 +102,10 @@ enum Replay {
         summary.samples = c.samples
         summary.dropped = c.dropped
         summary.wallSeconds = wall
-        for r in pipeline.rejections {
+        for r in home.pipeline.rejections {
             printError("replay: source \(r.source) rejected \(r.count) message(s); last: \(r.lastReason)")
         }
-        return (summary, engine.latestTime)
+        return (summary, home.detectors.latestTime)
     }
 
     static func ensureDirectory(_ path: String) throws(CommandError) {

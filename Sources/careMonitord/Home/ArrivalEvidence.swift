@@ -1,0 +1,72 @@
+import Anomaly
+import Escalation
+
+/// Turns the home's own readings into evidence that a responder arrived (`HomeEvidence`), while an incident is
+/// open: the front door opening, then movement inside, or a button by the front door pressed.
+///
+/// Which device is the front door comes from the routine detector's rooms (`detectors.routine.rooms`, else the
+/// device's name: "front_door", "entrance"…): a `contact` reading of an `entrance` device going open is the door,
+/// a `button` reading of one is the home button, a `motion` reading elsewhere (not `ignore`) is presence. Only the
+/// first movement after each opening of the door is passed on: the incident needs one, not one a second.
+///
+/// Detector thread only; costs nothing while no incident is open (the home does not call it then).
+struct ArrivalEvidence {
+    enum Role: UInt8 { case unresolved, none, frontDoor, inside, homeButton }
+    private var roles: [Role] = []
+    private var doorOpen: [Bool] = []
+    private let rooms: RoomClassifier
+    private let registry: SignalRegistry
+    private var presenceDue = false
+
+    init(rooms: RoomClassifier, registry: SignalRegistry) {
+        self.rooms = rooms
+        self.registry = registry
+    }
+
+    mutating func scan(_ samples: UnsafeBufferPointer<Sample>, _ send: (HomeEvidence, Double) -> Void) {
+        var last = SignalID(.max)
+        var role = Role.none
+        for s in samples {
+            if s.signal != last {
+                last = s.signal
+                role = self.role(s.signal)
+            }
+            switch role {
+            case .unresolved, .none: continue
+            case .frontDoor:
+                let i = Int(s.signal.rawValue)
+                let open = s.value == 0  // contact: true (1) is closed
+                if open && !doorOpen[i] {
+                    presenceDue = true
+                    send(.doorOpened, s.time)
+                }
+                doorOpen[i] = open
+            case .inside:
+                if s.value != 0 && presenceDue {
+                    presenceDue = false
+                    send(.presence, s.time)
+                }
+            case .homeButton:
+                send(.homeButton, s.time)
+            }
+        }
+    }
+
+    private mutating func role(_ id: SignalID) -> Role {
+        let i = Int(id.rawValue)
+        if i < roles.count && roles[i] != .unresolved { return roles[i] }
+        while roles.count <= i { roles.append(.unresolved); doorOpen.append(false) }
+        var r = Role.none
+        if let info = registry.info(id) {
+            let room = rooms.room(device: info.device, kind: info.kind)
+            switch (info.kind, room) {
+            case (.contact, .entrance): r = .frontDoor
+            case (.button, .entrance): r = .homeButton
+            case (.motion, let room) where room != .entrance && room != .ignore: r = .inside
+            default: r = .none
+            }
+        }
+        roles[i] = r
+        return r
+    }
+}

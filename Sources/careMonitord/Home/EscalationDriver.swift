@@ -1,0 +1,258 @@
+import CareSupport
+import Dispatch
+import Escalation
+import Synchronization
+
+/// What a home hands to its escalation engine, and on which clock the engine's timers run. The one difference
+/// between a live day and a recorded one on the escalation side: `LiveEscalation` (the system's clocks, timers in
+/// real time, inputs queued to one serial task) or `CaptureTimeEscalation` (a virtual clock that the capture's own
+/// time moves forward, every input handled before the detector thread goes on).
+///
+/// ## Implementation requirements
+/// - Inputs reach the engine in the order they were given (an alert before the ack that answers it).
+/// - `alert`, `evidence` and `advance` are called on the detector thread; `ack` on the source's thread. None of
+///   them waits for a network.
+/// - `advance` is called after every drained stretch: it must cost a comparison when nothing is due.
+protocol EscalationDriver: AnyObject, Sendable {
+    var engine: EscalationEngine { get }
+    /// True while an incident is open: the home then looks for arrivals in its door and motion readings.
+    var watchingArrivals: Bool { get }
+    /// The capture's time moved to `time` (epoch seconds): fire what became due (the virtual clock only).
+    func advance(to time: Double)
+    func alert(_ alert: Alert, at time: Double)
+    func ack(_ ack: Ack, at time: Double)
+    func evidence(_ evidence: HomeEvidence, at time: Double)
+    /// The capture ended at `time`: what is still queued is handed over, timers fire up to then (virtual clock).
+    func finish(at time: Double)
+}
+
+/// Escalation on the capture's own time (`replay`): the virtual clock starts at the first time the home sees and
+/// only moves forward; each timer fires at its own deadline, between the detections and acks around it. The
+/// detector thread waits for each step, so the event lines come out in one deterministic order.
+///
+/// Acks come from the capture reader's thread: they are queued with their time and handed over once the detector
+/// thread's samples have reached that time (the ring keeps the reader ahead of it).
+final class CaptureTimeEscalation: EscalationDriver, @unchecked Sendable {
+    // @unchecked Sendable: `started` and `nextDue` are touched only by the detector thread (the protocol's
+    // threading contract); the ack queue is a Mutex and the flags are atomics.
+    let engine: EscalationEngine
+    let clock: ManualClock
+    private var started = false
+    /// The wall time (on the virtual clock) of the earliest armed timer.
+    private var nextDue = Double.infinity
+    private let queuedAcks = Mutex<[(time: Double, ack: Ack)]>([])
+    private let ackCount = Atomic<Int>(0)
+    private let open = Atomic<Bool>(false)
+
+    init(engine: EscalationEngine, clock: ManualClock) {
+        self.engine = engine
+        self.clock = clock
+    }
+
+    var watchingArrivals: Bool { open.load(ordering: .relaxed) }
+
+    func advance(to time: Double) {
+        if time < nextDue {
+            // An ack waits until the samples reach its time (the reader runs ahead of the detector thread).
+            guard ackCount.load(ordering: .acquiring) > 0, let first = queuedAcks.withLock({ $0.first?.time }),
+                  first <= time else { return }
+        }
+        settle(through: time, acksAt: true) { _ in }
+    }
+
+    func finish(at time: Double) {
+        let last = queuedAcks.withLock { $0.last?.time } ?? time
+        settle(through: max(time, last), acksAt: true) { _ in }
+    }
+
+    func alert(_ alert: Alert, at time: Double) {
+        // Acks of the same instant come after the detection (they answer it).
+        settle(through: time, acksAt: false) { engine in _ = await engine.receive(alert) }
+    }
+
+    func ack(_ ack: Ack, at time: Double) {
+        queuedAcks.withLock { $0.append((time, ack)) }
+        ackCount.add(1, ordering: .releasing)
+    }
+
+    func evidence(_ evidence: HomeEvidence, at time: Double) {
+        settle(through: time, acksAt: true) { engine in await engine.receive(evidence) }
+    }
+
+    /// Fires every timer and ack due up to `time` in time order, then runs `then` at `time`.
+    private func settle(through time: Double, acksAt: Bool, then: @escaping @Sendable (EscalationEngine) async -> Void) {
+        if !started {
+            started = true
+            clock.setWall(time)
+        }
+        let acks = queuedAcks.withLock { q -> [(time: Double, ack: Ack)] in
+            let n = q.firstIndex { acksAt ? $0.time > time : $0.time >= time } ?? q.count
+            defer { q.removeFirst(n) }
+            return Array(q[..<n])
+        }
+        if !acks.isEmpty { ackCount.subtract(acks.count, ordering: .relaxed) }
+        let (engine, clock) = (self.engine, self.clock)
+        let (due, isOpen) = blockingAwait { () async -> (Double, Bool) in
+            for a in acks {
+                await Self.fireTimers(engine, clock, through: a.time)
+                await engine.receive(a.ack)
+                await engine.waitForDeliveries()
+            }
+            await Self.fireTimers(engine, clock, through: time)
+            await then(engine)
+            await engine.waitForDeliveries()
+            let due = await engine.nextDeadline.map { clock.wallNow() + seconds(clock.monotonicNow().duration(to: $0)) } ?? .infinity
+            return (due, await !engine.openIncidents.isEmpty)
+        }
+        nextDue = due
+        open.store(isOpen, ordering: .relaxed)
+    }
+
+    /// Fires each timer due up to `target` (virtual epoch seconds) at its own deadline, then moves the clock there.
+    private static func fireTimers(_ engine: EscalationEngine, _ clock: ManualClock, through target: Double) async {
+        while let deadline = await engine.nextDeadline {
+            let dueIn = seconds(clock.monotonicNow().duration(to: deadline))
+            guard clock.wallNow() + max(0, dueIn) <= target else { break }
+            if dueIn > 0 { clock.advance(by: dueIn) }
+            await engine.tick()
+            await engine.waitForDeliveries()
+        }
+        let now = clock.wallNow()
+        if target > now { clock.advance(by: target - now) }
+    }
+}
+
+/// Escalation in real time (`run`): one serial task takes every input and every timer turn in order, so alerts,
+/// acks, evidence and timers never race inside the engine and a reload can swap the engine between two inputs.
+/// A second task only wakes the first (at the next deadline, at least once a second); a third polls the notifiers
+/// that must be asked for answers (Pushover receipts, SMS replies), so a slow poll never holds up a timer.
+final class LiveEscalation: EscalationDriver, Sendable {
+    enum Input: Sendable {
+        case alert(Alert)
+        case ack(Ack)
+        case evidence(HomeEvidence)
+        /// Fire due timers and run the schedule (digest, heartbeat, weekly tests).
+        case turn
+        /// Hand over to another engine (a reloaded config): the old one finishes its deliveries first.
+        case replace(EscalationEngine, @Sendable (JournalError?) -> Void)
+    }
+
+    private let current: Mutex<EscalationEngine>
+    private let inputs: AsyncStream<Input>
+    private let continuation: AsyncStream<Input>.Continuation
+    private let tasks = Mutex<[Task<Void, Never>]>([])
+    private let open = Atomic<Bool>(false)
+    /// Turns the serial task completed (inputs and timer turns): the watchdog's proof that escalation is alive.
+    let turns = Atomic<Int>(0)
+    /// The next deadline in monotonic nanoseconds (Int64.max: none), for the waking task.
+    private let nextDeadline = Atomic<Int64>(.max)
+    let clock: any CareClock
+    let logger: Logger
+
+    init(engine: EscalationEngine, clock: any CareClock, logger: Logger) {
+        current = Mutex(engine)
+        (inputs, continuation) = AsyncStream.makeStream(of: Input.self, bufferingPolicy: .unbounded)
+        self.clock = clock
+        self.logger = logger
+    }
+
+    var engine: EscalationEngine { current.withLock { $0 } }
+    var watchingArrivals: Bool { open.load(ordering: .relaxed) }
+
+    func advance(to time: Double) {}
+    func finish(at time: Double) {}
+    func alert(_ alert: Alert, at time: Double) { continuation.yield(.alert(alert)) }
+    func ack(_ ack: Ack, at time: Double) { continuation.yield(.ack(ack)) }
+    func evidence(_ evidence: HomeEvidence, at time: Double) { continuation.yield(.evidence(evidence)) }
+
+    /// Recovers the journal, then starts the tasks. Inputs given before are kept and taken after recovery.
+    func start() throws(JournalError) -> RecoveryReport {
+        let engine = self.engine
+        let report = blockingAwait { () async -> Result<RecoveryReport, JournalError> in
+            do throws(JournalError) { return .success(try await engine.recover()) } catch { return .failure(error) }
+        }
+        let recovered = try report.get()
+        let serial = Task { [self] in
+            for await input in inputs { await take(input) }
+        }
+        let waker = Task { [self] in
+            var lastTurn = clock.monotonicNow()
+            while !Task.isCancelled {
+                let now = clock.monotonicNow()
+                let due = nextDeadline.load(ordering: .relaxed)
+                if due <= now.nanoseconds || now.nanoseconds - lastTurn.nanoseconds >= 1_000_000_000 {
+                    continuation.yield(.turn)
+                    lastTurn = now
+                }
+                // Wake at the deadline, and at least every 100 ms: a deadline armed meanwhile is at most that late.
+                let sleep = min(max(due &- now.nanoseconds, 1_000_000), 100_000_000)
+                try? await Task.sleep(for: .nanoseconds(sleep))
+            }
+        }
+        let poller = Task { [self] in
+            while !Task.isCancelled {
+                await self.engine.pollNotifiers()
+                try? await Task.sleep(for: .seconds(2))
+            }
+        }
+        tasks.withLock { $0 = [serial, waker, poller] }
+        continuation.yield(.turn)
+        return recovered
+    }
+
+    private func take(_ input: Input) async {
+        let engine = self.engine
+        switch input {
+        case .alert(let a): await engine.receive(a)
+        case .ack(let a): await engine.receive(a)
+        case .evidence(let e): await engine.receive(e)
+        case .turn:
+            await engine.tick()
+            await engine.runSchedule()
+        case .replace(let next, let done):
+            await engine.waitForDeliveries()
+            do {
+                _ = try await next.recover()
+                current.withLock { $0 = next }
+                done(nil)
+            } catch {
+                done(error)
+            }
+        }
+        let e = self.engine
+        nextDeadline.store(await e.nextDeadline?.nanoseconds ?? .max, ordering: .relaxed)
+        open.store(await !e.openIncidents.isEmpty, ordering: .relaxed)
+        turns.add(1, ordering: .relaxed)
+    }
+
+    /// Swaps in the engine of a reloaded config between two inputs: it recovers the same journal, so open
+    /// incidents continue at their step. On a journal error the old engine stays.
+    func replace(with next: EscalationEngine) -> JournalError? {
+        let result = Mutex<JournalError??>(nil)
+        let done = DispatchSemaphore(value: 0)
+        continuation.yield(.replace(next) { e in result.withLock { $0 = .some(e) }; done.signal() })
+        done.wait()
+        return result.withLock { $0 ?? nil }
+    }
+
+    /// Stops taking inputs after those already queued, waits (up to `timeout`) for deliveries under way.
+    func stop(timeout: Double) {
+        continuation.finish()
+        let all = tasks.withLock { $0 }
+        for t in all.dropFirst() { t.cancel() }
+        let serial = all.first
+        let engine = self.engine
+        let done = DispatchSemaphore(value: 0)
+        Task {
+            await serial?.value
+            await engine.waitForDeliveries()
+            done.signal()
+        }
+        if done.wait(timeout: .now() + timeout) == .timedOut {
+            logger.warning("escalation did not finish its deliveries within \(timeout) s of the stop; the journal resends them at the next start")
+        }
+    }
+}
+
+/// A duration in seconds.
+func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }

@@ -1,0 +1,221 @@
+import Anomaly
+import CareSupport
+import Escalation
+import SensorIngest
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One monitored home: everything between a message from one of its sensors and a page to its circle. Built from a
+/// config by `MonitoredHome.build`, the one place a pipeline is wired; every command (`run`, `replay`, `evaluate`,
+/// `learn`, `test-alert`) builds one and differs only in three injected parts:
+///
+/// - the **source**: whoever calls `ingest` (the live MQTT client's thread, or the capture reader);
+/// - the **clock** (`HomeClock`): the system's, or a virtual one driven by the capture's time;
+/// - the **notifiers** (`HomeNotifiers`): the configured ones, recording ones that send nothing, or none.
+///
+/// It owns source routing, the ring (`IngestPipeline`), the detector engine, Detection → Alert, the arrival
+/// evidence, the escalation engine (through its `EscalationDriver`), the learned state and the journal in the state
+/// directory. It owns no thread and no broker connection: the command runs `runDetectors` on a thread of its own and
+/// connects the source, so that one process can later serve many homes over one connection and a few threads.
+/// Everything in it is keyed by its person.
+///
+/// Threads: `ingest`/`finishInput` on the one source thread; `runDetectors` on one detector thread; the rest on the
+/// command's main thread.
+final class MonitoredHome: @unchecked Sendable {
+    // @unchecked Sendable: the parts are used on the threads the type's comment names (the pipeline's contract);
+    // the immutable configuration is shared.
+    let config: Configuration
+    var person: String { config.person.id }
+    let pipeline: IngestPipeline
+    let detectors: DetectorEngine
+    /// nil when the config has no circle, or the notifiers are `.none`.
+    let escalation: (any EscalationDriver)?
+    let learned: LearnedStateFile?
+    let processor: HomeProcessor
+    /// Messages on this person's ack topics taken out of the stream (they go to escalation, not the detectors).
+    let acksTaken = Atomic<Int>(0)
+    private let logger: Logger
+    private static let ackPrefix = Array("caremonitord/".utf8)
+
+    private init(config: Configuration, pipeline: IngestPipeline, detectors: DetectorEngine,
+                 escalation: (any EscalationDriver)?, learned: LearnedStateFile?, processor: HomeProcessor, logger: Logger) {
+        self.config = config
+        self.pipeline = pipeline
+        self.detectors = detectors
+        self.escalation = escalation
+        self.learned = learned
+        self.processor = processor
+        self.logger = logger
+    }
+
+    /// Builds a home from a config.
+    ///
+    /// - Parameters:
+    ///   - stateDirectory: learned state (`<dir>/<person>/learned.json`, loaded now) and, on the system clock, the
+    ///     incident journal. nil keeps nothing.
+    ///   - events: every event line (detections, incidents, notifications, acks), as `replay` prints them; called on
+    ///     the detector thread and, on the system clock, on escalation's task.
+    ///   - onDetection: each detection, on the detector thread, before it reaches escalation.
+    static func build(config: Configuration, clock: HomeClock, notifiers: HomeNotifiers, stateDirectory: String?,
+                      logger: Logger, events: @escaping @Sendable (String) -> Void,
+                      onDetection: @escaping (Detection) -> Void = { _ in }) throws(CommandError) -> MonitoredHome {
+        let routing = try makeRouting(config)
+        let pipeline = IngestPipeline(routing: routing, backpressure: clock.isVirtual ? .wait : .dropWhenFull,
+                                      logger: logger.child("ingest"))
+        let escalation = try makeEscalation(config, clock: clock, notifiers: notifiers, stateDirectory: stateDirectory,
+                                            logger: logger, events: events)
+        let detectors = try makeDetectorEngine(config, signals: pipeline.registry) { d in
+            onDetection(d)
+            guard let escalation else { return events(d.eventLine) }
+            // Timers due before the detection fire first, so the lines stay in time order.
+            escalation.advance(to: d.time)
+            events(d.eventLine)
+            escalation.alert(alert(from: d), at: d.time)
+        }
+        let learned = stateDirectory.map { LearnedStateFile(stateDirectory: $0, person: config.person.id) }
+        learned?.load(into: detectors)
+        let evidence = ArrivalEvidence(rooms: detectors.routine?.rooms ?? RoomClassifier(), registry: pipeline.registry)
+        let processor = HomeProcessor(detectors: detectors, escalation: escalation, evidence: evidence)
+        return MonitoredHome(config: config, pipeline: pipeline, detectors: detectors, escalation: escalation,
+                             learned: learned, processor: processor, logger: logger)
+    }
+
+    private static func makeEscalation(_ config: Configuration, clock: HomeClock, notifiers: HomeNotifiers,
+                                       stateDirectory: String?, logger: Logger,
+                                       events: @escaping @Sendable (String) -> Void) throws(CommandError) -> (any EscalationDriver)? {
+        guard let escalation = try escalationConfiguration(config) else { return nil }
+        var instances: [String: any Notifier] = [:]
+        switch notifiers {
+        case .none: return nil
+        case .recording:
+            for name in escalation.notifiers.keys { instances[name] = RecordingNotifier(name: name) }
+        case .real(let publisher):
+            instances = NotifierRegistry.instantiate(escalation.notifiers,
+                                                     context: NotifierContext(logger: logger.child("notify"), publisher: publisher))
+        }
+        switch clock {
+        case .capture:
+            // Incidents of a recorded day happen on its time: they are never journaled beside a live daemon's.
+            let manual = ManualClock(wall: 0)
+            let engine = EscalationEngine(config: escalation, clock: manual, notifiers: instances, stateDirectory: nil,
+                                          logger: .silent, events: { events($0.line) })
+            return CaptureTimeEscalation(engine: engine, clock: manual)
+        case .system(let journal):
+            let system = SystemClock()
+            let engine = EscalationEngine(config: escalation, clock: system, notifiers: instances,
+                                          stateDirectory: journal ? stateDirectory : nil, logger: logger,
+                                          events: { events($0.line) })
+            return LiveEscalation(engine: engine, clock: system, logger: logger.child("escalation"))
+        }
+    }
+
+    // MARK: Source side (one thread)
+
+    /// One message from the source. Answers on this person's ack topic go to escalation; everything else to the
+    /// decoders and the ring.
+    func ingest(topic: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, arrival: Double) {
+        if takeAck(topic, payload, arrival) { return }
+        pipeline.ingest(topic: topic, payload: payload, arrival: arrival)
+    }
+
+    /// Takes an ack message of this person out of the stream; false for every other message.
+    func takeAck(_ topic: UnsafeRawBufferPointer, _ payload: UnsafeRawBufferPointer, _ time: Double) -> Bool {
+        guard topic.count > Self.ackPrefix.count, topic.starts(with: Self.ackPrefix),
+              let (p, incident) = AckTopic.parse(String(decoding: topic, as: UTF8.self)), p == person else { return false }
+        acksTaken.add(1, ordering: .relaxed)
+        switch Ack.decode(incident: incident, payload: Array(payload)) {
+        case .success(let ack): escalation?.ack(ack, at: time)
+        case .failure(let e): logger.notice("ack on \(String(decoding: topic, as: UTF8.self)) ignored: \(e)")
+        }
+        return true
+    }
+
+    /// The source has no more messages (a capture's end): the detector loop drains the ring and returns.
+    func finishInput() { pipeline.finish() }
+
+    // MARK: Detector thread
+
+    /// The detector loop: until `finishInput()` and everything consumed. `idle` runs when no sample came for
+    /// `idleTimeout` seconds; it returns the time to move the detectors to (live: now), or nil.
+    func runDetectors(idleTimeout: Double = 0.5, idle: () -> Double? = { nil }) {
+        pipeline.runConsumer(processor, idleTimeout: idleTimeout, idle: idle)
+    }
+
+    /// After the last sample of a capture: time-based checks and escalation timers run up to the last sample's time
+    /// (nothing is assumed after the capture ends). Call after `runDetectors` returned.
+    func finishCapture() {
+        guard detectors.latestTime.isFinite else { return }
+        detectors.finish(at: detectors.latestTime)
+        escalation?.finish(at: detectors.latestTime)
+    }
+
+    /// Saves the learned state (detector thread, or after it was joined).
+    func saveLearnedState() throws(CommandError) {
+        try learned?.save(detectors)
+    }
+}
+
+/// The clock of a home (see `MonitoredHome`).
+enum HomeClock {
+    /// The system's clocks: timers fire in real time. `journal`: keep the incident journal in the state directory.
+    case system(journal: Bool)
+    /// A virtual clock driven by the capture's time; nothing is journaled.
+    case capture
+
+    var isVirtual: Bool { if case .capture = self { true } else { false } }
+}
+
+/// The notifiers of a home (see `MonitoredHome`).
+enum HomeNotifiers {
+    /// The configured notifiers; `publisher` is the MQTT connection that the `mqtt` notifier publishes on.
+    case real(publisher: (any MessagePublisher)?)
+    /// Each configured notifier replaced by one that records the page and sends nothing (replay).
+    case recording
+    /// No escalation at all: detections only (`learn`, `evaluate`).
+    case none
+}
+
+/// The detector thread's processor: the detector engine, then arrival evidence while an incident is open, then
+/// the capture clock's escalation timers (one comparison per drained stretch when nothing is due).
+final class HomeProcessor: SampleProcessor {
+    let detectors: DetectorEngine
+    let escalation: (any EscalationDriver)?
+    var evidence: ArrivalEvidence
+
+    init(detectors: DetectorEngine, escalation: (any EscalationDriver)?, evidence: ArrivalEvidence) {
+        self.detectors = detectors
+        self.escalation = escalation
+        self.evidence = evidence
+    }
+
+    func process(_ sample: Sample) {
+        withUnsafePointer(to: sample) { process(UnsafeBufferPointer(start: $0, count: 1)) }
+    }
+
+    func process(_ stretch: UnsafeBufferPointer<Sample>) {
+        detectors.process(stretch)
+        guard let escalation else { return }
+        if escalation.watchingArrivals {
+            evidence.scan(stretch) { e, t in escalation.evidence(e, at: t) }
+        }
+        escalation.advance(to: detectors.latestTime)
+    }
+
+    func advance(to time: Double) {
+        detectors.advance(to: time)
+        escalation?.advance(to: time)
+    }
+}
+
+/// A notifier for replay: records what would have been sent and sends nothing ("replay never sends a real
+/// notification").
+struct RecordingNotifier: Notifier {
+    let name: String
+    var retry: RetryPolicy { RetryPolicy(attempts: 1, attemptTimeout: .seconds(1), deadline: .seconds(1)) }
+    func attempt(_ notification: OutgoingNotification, timeout: Duration) async throws(NotifierError) -> DeliveryReceipt {
+        DeliveryReceipt(reference: "replay")
+    }
+}
