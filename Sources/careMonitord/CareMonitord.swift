@@ -17,6 +17,7 @@ enum CareMonitord {
         ("incidents", "incidents with their timeline and response times against telecare targets", IncidentsCommand.run),
         ("learn", "bootstrap a person's learned routine from recorded captures into the state directory; prints what was learned", LearnCommand.run),
         ("record", "record the configured sources' messages to a capture file", RecordCommand.run),
+        ("run", "the daemon: watch the sensors live, detect, escalate to the circle (systemd Type=notify service)", RunCommand.run),
         ("replay", "replay capture files through the pipeline (events on stdout, summary on stderr)", ReplayCommand.run),
         ("test-alert", "send a member a marked test page and wait for their answer", TestAlertCommand.run),
     ]

@@ -67,26 +67,30 @@ func mqttConfiguration(_ config: Configuration, routing: SourceRouting?, tool: S
     return m
 }
 
-/// SIGINT and SIGTERM, blocked in every thread and taken synchronously by the main thread with `sigtimedwait`:
-/// no handler runs on an arbitrary thread, and no signal sent before we wait is lost.
+/// SIGINT and SIGTERM (and, for the daemon, SIGHUP), blocked in every thread and taken synchronously by the main
+/// thread with `sigtimedwait`: no handler runs on an arbitrary thread, and no signal sent before we wait is lost.
+/// Block them before starting any thread: threads inherit the mask.
 enum StopSignals {
-    static func block() {
+    static func set(hangup: Bool) -> sigset_t {
         var set = sigset_t()
         sigemptyset(&set)
         sigaddset(&set, SIGINT)
         sigaddset(&set, SIGTERM)
-        pthread_sigmask(SIG_BLOCK, &set, nil)
+        if hangup { sigaddset(&set, SIGHUP) }
+        return set
     }
 
-    /// Waits up to `seconds` for SIGINT/SIGTERM; returns the signal, or nil on timeout.
-    static func wait(seconds: Double) -> Int32? {
-        var set = sigset_t()
-        sigemptyset(&set)
-        sigaddset(&set, SIGINT)
-        sigaddset(&set, SIGTERM)
+    static func block(hangup: Bool = false) {
+        var s = set(hangup: hangup)
+        pthread_sigmask(SIG_BLOCK, &s, nil)
+    }
+
+    /// Waits up to `seconds` for SIGINT/SIGTERM (and SIGHUP); returns the signal, or nil on timeout.
+    static func wait(seconds: Double, hangup: Bool = false) -> Int32? {
+        var s = set(hangup: hangup)
         var ts = timespec(tv_sec: Int(seconds), tv_nsec: Int((seconds - Double(Int(seconds))) * 1e9))
-        let s = sigtimedwait(&set, nil, &ts)
-        return s > 0 ? s : nil
+        let r = sigtimedwait(&s, nil, &ts)
+        return r > 0 ? r : nil
     }
 }
 
