@@ -29,6 +29,8 @@ struct BrokerSettings {
     var reconnectInitialDelay = 0.5
     var reconnectMaximumDelay = 4.0
     var connackTimeout = 10.0
+    /// `run` says READY=1 after this long without the broker (journaled incidents keep escalating meanwhile).
+    var startupGraceSeconds = 30.0
 }
 
 /// A loaded, validated config file. Sections of later issues (`circle`, `policies`, `journal`, `detectors`) are
@@ -135,8 +137,10 @@ struct Configuration {
                 broker.reconnectMaximumDelay = r.number(rc, "maximumDelay", at: "broker.reconnect", default: 4, range: 0.05...600) ?? 4
             }
             broker.connackTimeout = r.number(b, "connackTimeout", at: "broker", default: 10, range: 1...300) ?? 10
+            broker.startupGraceSeconds = r.number(b, "startupGraceSeconds", at: "broker", default: 30, range: 0...3600) ?? 30
             r.rejectUnknownKeys(b, at: "broker", known: ["host", "port", "protocol", "keepalive", "clientId", "username",
-                                                          "passwordFile", "tls", "reconnect", "connackTimeout"])
+                                                          "passwordFile", "tls", "reconnect", "connackTimeout",
+                                                          "startupGraceSeconds"])
         }
 
         // sources

@@ -40,7 +40,7 @@ final class Daemon {
     }
 
     /// How long to wait for the broker before saying READY=1 anyway (escalation of journaled incidents goes on).
-    var startupGrace: Double { config.document.root["broker"]?["startupGraceSeconds"]?.doubleValue ?? 30 }
+    var startupGrace: Double { config.broker.startupGraceSeconds }
     /// How often the learned state is saved while running (it is also saved at every stop and reload).
     static let learnedStateSaveInterval = 3600.0
 
