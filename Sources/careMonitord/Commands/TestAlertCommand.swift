@@ -24,14 +24,25 @@ enum TestAlertCommand {
         }
         let timeout = Double(a.value("timeout") ?? "300") ?? 300
         let logger = Logger(label: "test-alert", minimumLevel: .notice)
-        let acks = AckInbox(person: config.person.id)
+        // The home of the config, live, with its real notifiers; no journal or learned state: the daemon owns those.
+        let connection = ConnectionBox()
+        let home = try MonitoredHome.build(config: config, clock: .system(journal: false), notifiers: .real(publisher: connection),
+                                           stateDirectory: nil, logger: logger, events: { _ in })
+        guard let live = home.escalation as? LiveEscalation else {
+            throw CommandError(exitCode: ExitCode.software, message: "test-alert: the home has no live escalation")
+        }
         var mqtt = try mqttConfiguration(config, routing: nil, tool: "test-alert")
         mqtt.subscriptions = [MQTTSubscription(AckTopic.filter(person: config.person.id), qos: .atLeastOnce)]
-        let client = try connectedClient(mqtt, logger: logger.child("mqtt")) { m in acks.take(m.topicString(), m.payloadBytes()) }
-        defer { client.stop() }
-        let notifiers = NotifierRegistry.instantiate(escalation.notifiers,
-                                                     context: NotifierContext(logger: logger, publisher: ClientPublisher(client: client)))
-        let engine = EscalationEngine(config: escalation, clock: SystemClock(), notifiers: notifiers, stateDirectory: nil, logger: logger)
+        let client = try connectedClient(mqtt, logger: logger.child("mqtt")) { m in _ = home.takeAck(m.topic, m.payload, 0) }
+        connection.set(client)
+        do { _ = try live.start(schedule: false) } catch {
+            throw CommandError(exitCode: ExitCode.ioError, message: "test-alert: \(error)")
+        }
+        defer {
+            live.stop(timeout: 2)
+            client.stop()
+        }
+        let engine = live.engine
         let allContacts = a.flag("all-contacts")
         guard let (id, outcomes) = blockingAwait({ await engine.sendTestAlert(to: memberID, allContacts: allContacts) }) else {
             throw CommandError(exitCode: ExitCode.usage, message: "test-alert: unknown member \(memberID)")
@@ -48,8 +59,6 @@ enum TestAlertCommand {
         let clock = SystemClock()
         let deadline = clock.monotonicNow().advanced(bySeconds: timeout)
         while clock.monotonicNow() < deadline {
-            for ack in acks.drain() { blockingAwait { await engine.receive(ack) } }
-            blockingAwait { await engine.pollNotifiers() }
             if blockingAwait({ await engine.testAnswered(id) }) {
                 printError("test-alert: \(memberID) answered: the alarm path to them works")
                 return ExitCode.ok
@@ -59,20 +68,4 @@ enum TestAlertCommand {
         printError("test-alert: no answer from \(memberID) within \(Int(timeout)) s: check their phone, the notifier and the way back (ack topic, ntfy reply topic, SMS)")
         return 75
     }
-}
-
-/// Acks arriving on the MQTT thread, handed to the main thread.
-final class AckInbox: Sendable {
-    let person: String
-    private let pending = Mutex<[Ack]>([])
-    init(person: String) { self.person = person }
-
-    func take(_ topic: String, _ payload: [UInt8]) {
-        guard let (p, incident) = AckTopic.parse(topic), p == person else { return }
-        if case .success(let ack) = Ack.decode(incident: incident, payload: payload) {
-            pending.withLock { $0.append(ack) }
-        }
-    }
-
-    func drain() -> [Ack] { pending.withLock { p in defer { p.removeAll() }; return p } }
 }

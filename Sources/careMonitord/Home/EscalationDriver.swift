@@ -166,14 +166,15 @@ final class LiveEscalation: EscalationDriver, Sendable {
     func evidence(_ evidence: HomeEvidence, at time: Double) { continuation.yield(.evidence(evidence)) }
 
     /// Recovers the journal, then starts the tasks. Inputs given before are kept and taken after recovery.
-    func start() throws(JournalError) -> RecoveryReport {
+    /// `schedule`: run the calendar (digest, heartbeat, weekly tests, heartbeat URL); off for `test-alert`.
+    func start(schedule: Bool = true) throws(JournalError) -> RecoveryReport {
         let engine = self.engine
         let report = blockingAwait { () async -> Result<RecoveryReport, JournalError> in
             do throws(JournalError) { return .success(try await engine.recover()) } catch { return .failure(error) }
         }
         let recovered = try report.get()
         let serial = Task { [self] in
-            for await input in inputs { await take(input) }
+            for await input in inputs { await take(input, schedule: schedule) }
         }
         let waker = Task { [self] in
             var lastTurn = clock.monotonicNow()
@@ -200,7 +201,7 @@ final class LiveEscalation: EscalationDriver, Sendable {
         return recovered
     }
 
-    private func take(_ input: Input) async {
+    private func take(_ input: Input, schedule: Bool) async {
         let engine = self.engine
         switch input {
         case .alert(let a): await engine.receive(a)
@@ -208,7 +209,7 @@ final class LiveEscalation: EscalationDriver, Sendable {
         case .evidence(let e): await engine.receive(e)
         case .turn:
             await engine.tick()
-            await engine.runSchedule()
+            if schedule { await engine.runSchedule() }
         case .replace(let next, let done):
             await engine.waitForDeliveries()
             do {
