@@ -50,13 +50,7 @@ func mqttConfiguration(_ config: Configuration, routing: SourceRouting?, tool: S
     m.reconnectDelayMaximum = .milliseconds(Int(b.reconnectMaximumDelay * 1000))
     m.connackTimeout = .milliseconds(Int(b.connackTimeout * 1000))
     if let user = b.username {
-        var password: Secret?
-        if let file = b.passwordFile {
-            do { password = try Secret(contentsOfFile: file) } catch {
-                throw CommandError(exitCode: ExitCode.config, message: "\(config.file): broker.passwordFile: \(error)")
-            }
-        }
-        m.credentials = MQTTCredentials(username: user, password: password)
+        m.credentials = MQTTCredentials(username: user, password: b.password)
     }
     if b.tls, let ca = b.caFile {
         m.tls = MQTTTLSConfiguration(caFile: ca, certificateFile: b.certFile, keyFile: b.keyFile)

@@ -97,6 +97,35 @@ struct ConfigTests {
         #expect(missing[0].message.contains("/nonexistent/tok") && missing[0].message.contains("LoadCredential="))
     }
 
+    /// Sets `$CREDENTIALS_DIRECTORY` (nil: unsets it) for the duration of `body`.
+    func withCredentialsDirectory<R>(_ dir: String?, _ body: () throws -> R) rethrows -> R {
+        let before = getenv("CREDENTIALS_DIRECTORY").map { String(cString: $0) }
+        defer { if let before { setenv("CREDENTIALS_DIRECTORY", before, 1) } else { unsetenv("CREDENTIALS_DIRECTORY") } }
+        if let dir { setenv("CREDENTIALS_DIRECTORY", dir, 1) } else { unsetenv("CREDENTIALS_DIRECTORY") }
+        return try body()
+    }
+
+    @Test func secretsAreReadFromSystemdCredentialsByNameAndErrorsNameTheField() throws {
+        let dir = temporaryDirectory()
+        try "tk_credential456\n".write(toFile: dir + "/gotify-token", atomically: true, encoding: .utf8)
+        let text = #"{"notifiers": {"gotify": {"url": "https://g.example", "token": {"credential": "gotify-token"}}}}"#
+        let c = try withCredentialsDirectory(dir) { try EscalationConfig.decode(text: text).get() }
+        let gotify = try #require(c.notifiers["gotify"] as? GotifyNotifier.Configuration)
+        #expect(gotify.token.reveal() == "tk_credential456")
+        #expect(!"\(gotify)".contains("tk_credential456"))
+
+        let outside = withCredentialsDirectory(nil) { issues(text) }
+        #expect(outside.map(\.path) == ["notifiers.gotify.token.credential"])
+        #expect(outside.first?.message.contains("LoadCredential=gotify-token:") == true)
+        let missing = withCredentialsDirectory(dir) {
+            issues(#"{"notifiers": {"matrix": {"homeserver": "https://m.example", "accessToken": {"credential": "matrix-token"}}}}"#)
+        }
+        #expect(missing.map(\.path) == ["notifiers.matrix.accessToken.credential"])
+        #expect(missing.first?.message.contains("systemd passed no credential 'matrix-token'") == true)
+        let shapes = issues(#"{"notifiers": {"ntfy": {"token": {"credentials": "x"}}, "gotify": {"url": "https://g", "token": {}}}}"#)
+        #expect(shapes.map(\.path).sorted() == ["notifiers.gotify.token", "notifiers.ntfy.token.credentials"])
+    }
+
     @Test func unknownNotifierKindListsTheKnownOnes() {
         let found = issues(#"{"notifiers": {"pager": {"kind": "telegram"}}}"#)
         #expect(found.map(\.path) == ["notifiers.pager.kind"])

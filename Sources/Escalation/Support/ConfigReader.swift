@@ -102,21 +102,23 @@ public struct ConfigReader: Sendable {
         return out
     }
 
-    /// A secret: a string, or `{"file": PATH}` read now (systemd `LoadCredential=`).
+    /// A secret: a string, or where to read it now: `{"file": PATH}`, or `{"credential": NAME}` from
+    /// `$CREDENTIALS_DIRECTORY` (systemd `LoadCredential=NAME:…`).
     public mutating func secret(_ o: JSONObject, _ key: String, _ path: String, required: Bool = false) -> Secret? {
         let p = Self.join(path, key)
+        let forms = "a string, {\"file\": PATH} or {\"credential\": NAME}"
         guard let v = o[key], !v.isNull else {
-            if required { fail(p, "is required: a string or {\"file\": PATH}") }
+            if required { fail(p, "is required: \(forms)") }
             return nil
         }
         if let s = v.stringValue { return Secret(s) }
-        if let obj = v.objectValue, let file = obj["file"]?.stringValue {
-            do { return try Secret(contentsOfFile: file) } catch {
-                fail(Self.join(p, "file"), error.message)
-                return nil
-            }
+        guard let reference = v.objectValue else {
+            fail(p, "expected \(forms), found \(v.typeName)")
+            return nil
         }
-        fail(p, "expected a string or {\"file\": PATH}, found \(v.typeName)")
-        return nil
+        do { return try Secret(reference: reference) } catch {
+            fail(error.member.map { Self.join(p, $0) } ?? p, error.message)
+            return nil
+        }
     }
 }

@@ -22,6 +22,8 @@ struct BrokerSettings {
     var clientID: String?
     var username: String?
     var passwordFile: String?
+    /// From `password` (`{"file": PATH}` or `{"credential": NAME}`) or `passwordFile`, read when the config loads.
+    var password: Secret?
     var caFile: String?
     var certFile: String?
     var keyFile: String?
@@ -123,14 +125,24 @@ struct Configuration {
             broker.clientID = r.string(b, "clientId", at: "broker")
             broker.username = r.string(b, "username", at: "broker")
             broker.passwordFile = r.string(b, "passwordFile", at: "broker")
-            if let f = broker.passwordFile, access(f, R_OK) != 0 {
-                r.problem("broker.passwordFile", "cannot read \(f): \(String(cString: strerror(errno)))")
+            if let f = broker.passwordFile {
+                do { broker.password = try Secret(contentsOfFile: f) } catch { r.problem("broker.passwordFile", error.message) }
             }
-            if broker.passwordFile != nil && broker.username == nil {
-                r.problem("broker.username", "is required with passwordFile")
+            if let v = b["password"], !v.isNull {
+                if broker.passwordFile != nil {
+                    r.problem("broker.password", "give password or passwordFile, not both")
+                } else if case .object(let reference) = v {
+                    do { broker.password = try Secret(reference: reference) } catch {
+                        r.problem(error.member.map { "broker.password.\($0)" } ?? "broker.password", error.message)
+                    }
+                } else if case .string = v {
+                    r.problem("broker.password", "passwords are not written in the config: put it in a file (mode 0600, or systemd LoadCredential=) and name it: {\"file\": PATH} or {\"credential\": NAME}")
+                } else {
+                    r.problem("broker.password", "expected {\"file\": PATH} or {\"credential\": NAME}, found \(v.typeName)")
+                }
             }
-            if b["password"] != nil {
-                r.problem("broker.password", "passwords are not written in the config: put it in a file (mode 0600, or systemd LoadCredential=) and name it in broker.passwordFile")
+            if (broker.passwordFile != nil || b["password"].map({ !$0.isNull }) == true) && broker.username == nil {
+                r.problem("broker.username", "is required with a password")
             }
             if let rc = r.object(b["reconnect"], at: "broker.reconnect") {
                 broker.reconnectInitialDelay = r.number(rc, "initialDelay", at: "broker.reconnect", default: 0.5, range: 0.05...60) ?? 0.5
@@ -139,7 +151,7 @@ struct Configuration {
             broker.connackTimeout = r.number(b, "connackTimeout", at: "broker", default: 10, range: 1...300) ?? 10
             broker.startupGraceSeconds = r.number(b, "startupGraceSeconds", at: "broker", default: 30, range: 0...3600) ?? 30
             r.rejectUnknownKeys(b, at: "broker", known: ["host", "port", "protocol", "keepalive", "clientId", "username",
-                                                          "passwordFile", "tls", "reconnect", "connackTimeout",
+                                                          "password", "passwordFile", "tls", "reconnect", "connackTimeout",
                                                           "startupGraceSeconds"])
         }
 
