@@ -30,6 +30,8 @@ public actor EscalationEngine {
     var incidents: [String: Incident] = [:]
     var order: [String] = []
     var delivered: Set<String> = []
+    /// Ids of incidents forgotten while running (`forget(before:)`).
+    var retiredIDs: Set<String> = []
     var inFlight: [String: Task<Void, Never>] = [:]
     /// Routine alerts waiting for the daily summary.
     public internal(set) var digest: [Alert] = []
@@ -373,7 +375,7 @@ public actor EscalationEngine {
         let compact = s.prefix(19).filter { $0 != "-" && $0 != ":" }.replacingAll("T", with: "-")
         var id = "\(person)-\(compact)"
         var n = 2
-        while incidents[id] != nil { id = "\(person)-\(compact)-\(n)"; n += 1 }
+        while incidents[id] != nil || retiredIDs.contains(id) { id = "\(person)-\(compact)-\(n)"; n += 1 }
         return id
     }
 
@@ -475,6 +477,31 @@ public actor EscalationEngine {
         if load.corruptRecords > 0 { logger.warning("\(load.corruptRecords) journal records failed their checksum and were dropped; check the disk") }
         return RecoveryReport(openIncidents: openIncidents.map(\.id), redelivered: pending, tornBytes: load.tornBytes,
                               corruptRecords: load.corruptRecords, expiredIncidents: expired)
+    }
+
+    /// `careMonitord forget` while the daemon runs: deletes for good every closed incident (and digest entry) older
+    /// than `date`, from the journal (rewritten, as `IncidentJournal.forget` does) and from memory. Open incidents
+    /// stay whatever their age. Returns how many incidents were deleted.
+    public func forget(before date: WallTime) throws(JournalError) -> Int {
+        var dropped = 0
+        var keptIDs: Set<String>?
+        if let journal {
+            let load = try JournalFile.load(path: journal.path)
+            let (kept, n) = IncidentJournal.keep(load.records, droppingClosedBefore: date)
+            if kept.count != load.records.count || load.corruptRecords > 0 { try journal.rewrite(kept) }
+            dropped = n
+            keptIDs = Set(kept.compactMap { $0["incident"]?.stringValue })
+        }
+        for id in order {
+            guard let inc = incidents[id], inc.isClosed else { continue }
+            if keptIDs.map({ !$0.contains(id) }) ?? (inc.openedAt < date) {
+                incidents[id] = nil
+                retiredIDs.insert(id)  // its delivery keys are still known as delivered: never reuse the id
+            }
+        }
+        order.removeAll { incidents[$0] == nil }
+        digest.removeAll { $0.time < date }
+        return dropped
     }
 
     /// The moment of the last journaled step, so that a replay (or a crash test's manual clock) can continue from it.

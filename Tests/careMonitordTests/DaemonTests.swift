@@ -1,4 +1,5 @@
 import CareSupport
+import Escalation
 import Foundation
 import Synchronization
 import Testing
@@ -229,5 +230,48 @@ struct DaemonTests {
         let r = try CLI.run(["incidents", "--config", config, "--state-dir", dir.path + "/state"])
         #expect(r.code == 0, "\(r.stderr)")
         #expect(r.stdout.contains(incident), "\(r.stdout)")
+    }
+
+    /// `forget` while the daemon runs goes through the daemon (its control socket): the closed incident is gone from
+    /// the journal, and the daemon keeps journaling the next incident into the rewritten file.
+    @Test func forgetWhileRunningAsksTheDaemonAndItsJournalStaysWhole() async throws {
+        let broker = try TestBroker()
+        defer { broker.stop() }
+        let dir = try CLI.temporaryDirectory()
+        let config = try CLI.write(daemonConfig(port: broker.port, selfCancel: 30), "c.json", in: dir)
+        let state = dir.path + "/state"
+        let all = try broker.subscribe("caremonitord/linda/#")
+        defer { all.stop() }
+        try await all.waitUntilSubscribed()
+        let d = try RunningDaemon(config: config, stateDirectory: state, directory: dir.path)
+        defer { d.stop() }
+        _ = try #require(await d.waitFor("READY=1"), "no READY=1; stderr:\n\(d.stderr)")
+
+        try broker.publish(topic: "zigbee2mqtt/hallway radar", message: #"{"presence":true,"fall_down_status":"fall"}"#, qos: 1)
+        let tv = try #require(await all.waitForMessage { $0.topic == "caremonitord/linda/tv" }, "no self-check: \(d.stderr)")
+        let first = try #require(try JSONParser.parse(tv.payload)["incident"]?.stringValue)
+        // Linda answers her own self-check: the incident closes.
+        try broker.publish(topic: "caremonitord/linda/incidents/\(first)/ack", message: #"{"member":"linda","action":"cancel"}"#, qos: 1)
+        #expect(await all.waitForMessage { $0.topic == "caremonitord/linda/events" && $0.payload.contains(#""state":"cancelled""#) } != nil)
+
+        let tomorrow = RFC3339.format(WallTime(milliseconds: Int64(Date().timeIntervalSince1970 * 1000) + 86_400_000)).prefix(10)
+        let f = try CLI.run(["forget", "--config", config, "--state-dir", state, "--before", String(tomorrow)])
+        #expect(f.code == 0, "\(f.stderr)")
+        #expect(f.stderr.contains("1 record(s)") && f.stderr.contains("by the running daemon"), "\(f.stderr)")
+        let after = try CLI.run(["incidents", "--config", config, "--state-dir", state])
+        #expect(!after.stdout.contains(first), "the forgotten incident is still listed: \(after.stdout)")
+
+        // A new fall (another device: the first one's detection is still raised) is journaled after the rewrite.
+        try broker.publish(topic: "zigbee2mqtt/bedroom radar", message: #"{"presence":true,"fall_down_status":"fall"}"#, qos: 1)
+        let second = try #require(await all.waitForMessage {
+            $0.topic == "caremonitord/linda/tv" && (try? JSONParser.parse($0.payload))?["incident"]?.stringValue != first },
+                                  "no second self-check: \(d.stderr)")
+        let id = try #require(try JSONParser.parse(second.payload)["incident"]?.stringValue)
+        // The id of a forgotten incident is never reused: its pages' keys are known as delivered.
+        #expect(id != first)
+        #expect(d.process.terminate(SIGTERM))
+        #expect(d.process.wait(timeout: .seconds(5)) == .exited(0))
+        let listed = try CLI.run(["incidents", "--config", config, "--state-dir", state])
+        #expect(listed.stdout.contains(id), "the incident after the rewrite is not in the journal: \(listed.stdout)")
     }
 }

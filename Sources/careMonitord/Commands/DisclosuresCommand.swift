@@ -1,7 +1,7 @@
 import CareSupport
 import Escalation
 
-/// `careMonitord disclosures --config FILE --state-dir DIR [--since DATE] [--json]`: the person's own transparency
+/// `careMonitord disclosures --config FILE [--state-dir DIR] [--since DATE] [--json]`: the person's own transparency
 /// log — who was told what about them, and when.
 enum DisclosuresCommand {
     static func run(_ args: ArraySlice<String>) throws(CommandError) -> Int32 {

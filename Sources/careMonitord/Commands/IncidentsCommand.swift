@@ -1,7 +1,7 @@
 import CareSupport
 import Escalation
 
-/// `careMonitord incidents --config FILE --state-dir DIR [--since DATE] [--json]`: incidents with their timeline
+/// `careMonitord incidents --config FILE [--state-dir DIR] [--since DATE] [--json]`: incidents with their timeline
 /// and response times (first answer, claim, arrival) against the telecare targets (answered ≤ 60 s, attended
 /// ≤ 45 min, or the config's `targets`).
 enum IncidentsCommand {
@@ -47,7 +47,7 @@ enum IncidentsCommand {
 enum JournalAccess {
     static func open(_ a: Arguments) throws(CommandError) -> (Configuration, [JSONValue]) {
         let config = try loadConfiguration(try a.required("config"))
-        let dir = try a.required("state-dir")
+        let dir = stateDirectory(a)
         do {
             return (config, try IncidentJournal.read(directory: dir, person: config.person.id))
         } catch {

@@ -10,7 +10,6 @@ import Glibc
 /// Speaks systemd's notify protocol when `$NOTIFY_SOCKET` is set. Exit 0 on SIGTERM/SIGINT, 78 for a bad config.
 enum RunCommand {
     static let usage = "careMonitord run --config FILE [--state-dir DIR]"
-    static let defaultStateDirectory = "/var/lib/caremonitord"
 
     static func run(_ args: ArraySlice<String>) throws(CommandError) -> Int32 {
         // Before any thread starts: every thread inherits the mask, and only the main thread takes these signals.
@@ -25,11 +24,15 @@ enum RunCommand {
         }
         let path = try a.required("config")
         let config = try loadConfiguration(path)
-        // systemd may list several directories (StateDirectory=a b): the first is ours.
-        let fromSystemd = getenv("STATE_DIRECTORY").map { String(cString: $0) }?
-            .split(separator: ":").first.map(String.init)
-        let stateDirectory = a.value("state-dir") ?? fromSystemd ?? defaultStateDirectory
+        let stateDirectory = stateDirectory(a)
         let logger = Logger(label: "", minimumLevel: .info)
         return try Daemon(configPath: path, stateDirectory: stateDirectory, config: config, logger: logger).run()
     }
+}
+
+/// `--state-dir`, else `$STATE_DIRECTORY` (systemd's `StateDirectory=`; of several, the first), else
+/// /var/lib/caremonitord: where `run` keeps the journal and learned state and where the journal commands look.
+func stateDirectory(_ a: Arguments) -> String {
+    let fromSystemd = getenv("STATE_DIRECTORY").map { String(cString: $0) }?.split(separator: ":").first.map(String.init)
+    return a.value("state-dir") ?? fromSystemd ?? "/var/lib/caremonitord"
 }

@@ -31,6 +31,7 @@ final class Daemon {
     private var lastStatus = ""
     private var lastPing: (at: MonotonicInstant, detector: Int, escalation: Int)?
     private var hungReported = false
+    private let control: ControlSocket
 
     /// The parts that live and die with one config's sources: the pipeline, its detector thread, its connection.
     struct Ingest {
@@ -51,6 +52,7 @@ final class Daemon {
         self.logger = logger
         self.systemd = SystemdNotify(logger: logger.child("systemd"))
         self.startedAt = SystemClock().monotonicNow()
+        self.control = ControlSocket(stateDirectory: stateDirectory)
     }
 
     // MARK: Lifecycle
@@ -58,6 +60,8 @@ final class Daemon {
     func run() throws(CommandError) -> Int32 {
         try Replay.ensureDirectory(stateDirectory)
         try start(config)
+        control.listen(logger: logger)
+        defer { control.close() }
         systemd.status("connecting to the MQTT broker at \(config.broker.host):\(config.broker.port)")
         while true {
             let signal = StopSignals.wait(seconds: 0.25, hangup: true)
@@ -126,10 +130,12 @@ final class Daemon {
         }
         connection.set(client)
         let interval = Self.learnedStateSaveInterval
+        // The loop turns at least four times per watchdog ping, even when the home is quiet.
+        let idle = min(0.5, (systemd.watchdogInterval ?? 2) / 4)
         let log = logger
         let thread = OSThread(name: "cm-detect") {
             var lastSave = clock.monotonicNow()
-            home.runDetectors(idleTimeout: 0.5) {
+            home.runDetectors(idleTimeout: idle) {
                 let now = clock.monotonicNow()
                 if seconds(lastSave.duration(to: now)) >= interval {
                     lastSave = now
@@ -238,6 +244,27 @@ final class Daemon {
             if line != lastStatus { systemd.status(line) }
         }
         pingWatchdog(now)
+        control.serve(answer)
+    }
+
+    /// A request on the control socket (see `ControlSocket`).
+    private func answer(_ request: String) -> String {
+        let p = request.split(separator: " ").map(String.init)
+        guard p.count == 3, p[0] == "forget" else { return "error unknown request; this daemon knows: forget PERSON DATE" }
+        guard p[1] == config.person.id else { return "error this daemon watches \(config.person.id), not \(p[1])" }
+        guard let before = RFC3339.parse(p[2]) else { return "error \(p[2]) is not an RFC 3339 time" }
+        let result: Result<Int, JournalError>
+        if let escalation {
+            result = escalation.forget(before: before)
+        } else {
+            result = Result { () throws(JournalError) in try IncidentJournal.forget(directory: stateDirectory, person: config.person.id, before: before) }
+        }
+        switch result {
+        case .success(let n):
+            logger.notice("forget: \(n) closed incident(s) before \(RFC3339.format(before)) deleted for good")
+            return "ok \(n)"
+        case .failure(let e): return "error \(e)"
+        }
     }
 
     /// `WATCHDOG=1` every half `$WATCHDOG_USEC`, only while the detector loop and escalation both completed turns
@@ -250,7 +277,7 @@ final class Daemon {
         if let last = lastPing, detector == last.detector || (escalation != nil && turns == last.escalation) {
             if !hungReported {
                 hungReported = true
-                logger.error("\(detector == last.detector ? "the detector loop" : "escalation") made no progress for \(Int(interval)) s; not telling systemd we are alive")
+                logger.error("\(detector == last.detector ? "the detector loop" : "escalation") made no progress for \((interval * 10).rounded() / 10) s; not telling systemd we are alive")
             }
             return
         }

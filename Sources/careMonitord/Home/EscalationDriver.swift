@@ -124,7 +124,7 @@ final class CaptureTimeEscalation: EscalationDriver, @unchecked Sendable {
 
 /// Escalation in real time (`run`): one serial task takes every input and every timer turn in order, so alerts,
 /// acks, evidence and timers never race inside the engine and a reload can swap the engine between two inputs.
-/// A second task only wakes the first (at the next deadline, at least once a second); a third polls the notifiers
+/// A second task only wakes the first (at the next deadline, at least every 250 ms); a third polls the notifiers
 /// that must be asked for answers (Pushover receipts, SMS replies), so a slow poll never holds up a timer.
 final class LiveEscalation: EscalationDriver, Sendable {
     enum Input: Sendable {
@@ -135,6 +135,8 @@ final class LiveEscalation: EscalationDriver, Sendable {
         case turn
         /// Hand over to another engine (a reloaded config): the old one finishes its deliveries first.
         case replace(EscalationEngine, @Sendable (JournalError?) -> Void)
+        /// `careMonitord forget` through the control socket.
+        case forget(WallTime, @Sendable (Result<Int, JournalError>) -> Void)
     }
 
     private let current: Mutex<EscalationEngine>
@@ -181,7 +183,8 @@ final class LiveEscalation: EscalationDriver, Sendable {
             while !Task.isCancelled {
                 let now = clock.monotonicNow()
                 let due = nextDeadline.load(ordering: .relaxed)
-                if due <= now.nanoseconds || now.nanoseconds - lastTurn.nanoseconds >= 1_000_000_000 {
+                // A turn at least every 250 ms even when nothing is due: the watchdog's proof of life.
+                if due <= now.nanoseconds || now.nanoseconds - lastTurn.nanoseconds >= 250_000_000 {
                     continuation.yield(.turn)
                     lastTurn = now
                 }
@@ -219,6 +222,8 @@ final class LiveEscalation: EscalationDriver, Sendable {
             } catch {
                 done(error)
             }
+        case .forget(let before, let done):
+            do throws(JournalError) { done(.success(try await engine.forget(before: before))) } catch { done(.failure(error)) }
         }
         let e = self.engine
         nextDeadline.store(await e.nextDeadline?.nanoseconds ?? .max, ordering: .relaxed)
@@ -234,6 +239,15 @@ final class LiveEscalation: EscalationDriver, Sendable {
         continuation.yield(.replace(next) { e in result.withLock { $0 = .some(e) }; done.signal() })
         done.wait()
         return result.withLock { $0 ?? nil }
+    }
+
+    /// Deletes closed incidents older than `before` from the journal and memory, between two inputs.
+    func forget(before: WallTime) -> Result<Int, JournalError> {
+        let result = Mutex<Result<Int, JournalError>?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        continuation.yield(.forget(before) { r in result.withLock { $0 = r }; done.signal() })
+        done.wait()
+        return result.withLock { $0! }
     }
 
     /// Stops taking inputs after those already queued, waits (up to `timeout`) for deliveries under way.

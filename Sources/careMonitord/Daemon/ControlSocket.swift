@@ -1,0 +1,116 @@
+import CareSupport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The running daemon's door for commands on the same gateway: a Unix stream socket `control.sock` in the state
+/// directory (mode 0600: only the daemon's user, and root, can connect). One request a connection, one line each
+/// way: `forget PERSON RFC3339` → `ok N` or `error MESSAGE`.
+///
+/// `careMonitord forget` asks here first, so the daemon rewrites its own journal (a file rewritten under a running
+/// daemon would lose its next appends); with no daemon listening it works on the files itself.
+///
+/// The daemon side is served from the main loop between signal waits (non-blocking; a client that does not send
+/// its line within a second is dropped). Main thread only.
+final class ControlSocket {
+    static let fileName = "control.sock"
+    let path: String
+    private var fd: Int32 = -1
+
+    init(stateDirectory: String) {
+        path = stateDirectory + "/" + Self.fileName
+    }
+
+    deinit { close() }
+
+    /// Listens, replacing a socket file left by a daemon that was killed. Failure is reported, never fatal.
+    func listen(logger: Logger) {
+        unlink(path)
+        let s = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+        guard s >= 0, var addr = Self.address(path) else {
+            logger.error("control socket \(path): cannot create it; `careMonitord forget` will not reach the daemon")
+            return
+        }
+        let old = umask(0o177)
+        let ok = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        } == 0 && Glibc.listen(s, 4) == 0
+        umask(old)
+        guard ok else {
+            logger.error("control socket \(path): \(String(cString: strerror(errno))); `careMonitord forget` will not reach the daemon")
+            Glibc.close(s)
+            return
+        }
+        fd = s
+    }
+
+    /// Answers every waiting request with `handle`, which returns the reply line.
+    func serve(_ handle: (String) -> String) {
+        guard fd >= 0 else { return }
+        while true {
+            let c = accept(fd, nil, nil)
+            if c < 0 { return }
+            _ = fcntl(c, F_SETFD, FD_CLOEXEC)
+            defer { Glibc.close(c) }
+            var tv = timeval(tv_sec: 1, tv_usec: 0)
+            setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+            guard let request = Self.readLine(c) else { continue }
+            Self.writeLine(c, handle(request))
+        }
+    }
+
+    func close() {
+        guard fd >= 0 else { return }
+        Glibc.close(fd)
+        fd = -1
+        unlink(path)
+    }
+
+    /// The client side: sends one request and returns the reply, or nil when no daemon listens at `path`.
+    static func ask(_ path: String, _ request: String, timeout: Int = 30) -> String? {
+        let s = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard s >= 0, var addr = address(path) else { return nil }
+        defer { Glibc.close(s) }
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(s, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard rc == 0 else { return nil }
+        var tv = timeval(tv_sec: timeout, tv_usec: 0)
+        setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        writeLine(s, request)
+        return readLine(s) ?? "error the daemon did not answer within \(timeout) s"
+    }
+
+    private static func address(_ path: String) -> sockaddr_un? {
+        var addr = sockaddr_un()
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else { return nil }
+        addr.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &addr.sun_path) { p in for (i, b) in bytes.enumerated() { p[i] = b } }
+        return addr
+    }
+
+    private static func readLine(_ fd: Int32) -> String? {
+        var bytes: [UInt8] = []
+        var b: UInt8 = 0
+        while bytes.count < 4096 {
+            let n = read(fd, &b, 1)
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return bytes.isEmpty ? nil : String(decoding: bytes, as: UTF8.self) }
+            if b == 10 { return String(decoding: bytes, as: UTF8.self) }
+            bytes.append(b)
+        }
+        return nil
+    }
+
+    private static func writeLine(_ fd: Int32, _ text: String) {
+        let bytes = Array(String(text.map { $0 == "\n" ? " " : $0 }).utf8) + [10]
+        var off = 0
+        while off < bytes.count {
+            let n = bytes.withUnsafeBytes { send(fd, $0.baseAddress! + off, bytes.count - off, Int32(MSG_NOSIGNAL)) }
+            if n <= 0 { if n < 0 && errno == EINTR { continue }; return }
+            off += n
+        }
+    }
+}
