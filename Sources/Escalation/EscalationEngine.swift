@@ -388,10 +388,9 @@ public actor EscalationEngine {
         guard let journal else { return RecoveryReport(openIncidents: [], redelivered: [], tornBytes: 0, corruptRecords: 0, expiredIncidents: 0) }
         let now = clock.moment()
         let load = try JournalFile.load(path: journal.path)
-        if let v = load.records.first(where: { $0["t"]?.stringValue == "journal" })?["version"]?.doubleValue,
-           Int(v) > JournalFile.formatVersion {
+        if let v = load.formatVersion, v > JournalFile.formatVersion {
             throw JournalError(path: journal.path, operation: "recover", errno: 0,
-                               reason: "written in format \(Int(v)) by a newer careMonitord; this one reads format \(JournalFile.formatVersion): upgrade it, or move the file away to start a new journal")
+                               reason: "written in format \(v) by a newer careMonitord; this one reads format \(JournalFile.formatVersion): upgrade it, or move the file away to start a new journal")
         }
         let cutoff = WallTime(milliseconds: now.wall.milliseconds - Int64(config.journal.retentionDays) * 86_400_000)
         // A gateway that booted in 1970 must not delete everything: only apply retention to a plausible clock.

@@ -171,6 +171,29 @@ struct JournalTests {
         #expect(try JournalFile.load(path: f.path).tornBytes == 0, "the tail was cut on disk")
     }
 
+    @Test func journalStartsWithItsFormatVersionAndANewerFormatIsRefusedNotMisread() async throws {
+        let dir = temporaryDirectory()
+        let f = JournalFile(directory: dir, name: IncidentJournal.fileName(person: "linda"))
+        try f.append([["t": "a"]], sync: true)
+        let first = try String(contentsOfFile: f.path, encoding: .utf8).split(separator: "\n").first.map(String.init) ?? ""
+        #expect(first.hasSuffix(#"{"t":"journal","version":1}"#), "first line: \(first)")
+        let load = try JournalFile.load(path: f.path)
+        #expect(load.formatVersion == 1)
+        #expect(load.records.map { $0["t"]?.stringValue } == ["a"], "the header is not a record")
+        // A journal from a newer careMonitord: recovery stops with a message instead of guessing.
+        try f.rewrite([["t": "a"]])
+        var text = try String(contentsOfFile: f.path, encoding: .utf8)
+        let newer = String(decoding: JournalFile.encodeLine(["t": "journal", "version": 2]), as: UTF8.self)
+        text = newer + text.split(separator: "\n").dropFirst().joined(separator: "\n") + "\n"
+        try text.write(toFile: f.path, atomically: true, encoding: .utf8)
+        let engine = EscalationEngine(config: Fixture.config, clock: ManualClock(wall: Fixture.start, monotonic: MonotonicInstant(nanoseconds: 0)),
+                                      notifiers: [:], stateDirectory: dir)
+        await #expect(throws: JournalError.self) { try await engine.recover() }
+        do { _ = try await engine.recover() } catch {
+            #expect("\(error)".contains("format 2"), "\(error)")
+        }
+    }
+
     @Test func recordWithABadChecksumInTheMiddleIsSkippedAndCounted() throws {
         let dir = temporaryDirectory()
         let f = JournalFile(directory: dir, name: "j")

@@ -136,6 +136,9 @@ struct DaemonTests {
         #expect(exit == .exited(0), "SIGTERM: \(String(describing: exit)); stderr:\n\(d.stderr)")
         #expect(d.systemd.index(of: "STOPPING=1") != nil)
         #expect(await status.waitForMessage { $0.payload == "offline" } != nil, "no offline status after the stop")
+        // The learned state was flushed at the stop, with its format version.
+        let learned = try JSONParser.parse(String(contentsOfFile: dir + "/state/linda/learned.json", encoding: .utf8))
+        #expect(learned["version"]?.doubleValue == 1)
     }
 
     /// A bad config at start is exit 78, naming the file, line and column.

@@ -33,6 +33,8 @@ public struct JournalLoad: Sendable {
     public var tornBytes: Int
     /// Records in the middle whose checksum did not match (skipped, dropped at the next compaction).
     public var corruptRecords: Int
+    /// The format header's version (`records` leaves the header out); nil for a file written before headers.
+    public var formatVersion: Int?
 }
 
 /// An append-only file of JSON records, one a line, each prefixed by its CRC-32C: `1a2b3c4d {"t":"step",…}`.
@@ -83,6 +85,7 @@ final class JournalFile {
             bytes += buf[0..<n]
         }
         var records: [JSONValue] = []
+        var version: Int?
         var corrupt = 0
         var validEnd = 0
         var pendingCorrupt = 0
@@ -91,7 +94,11 @@ final class JournalFile {
             guard let nl = bytes[start...].firstIndex(of: 10) else { break }
             let line = bytes[start..<nl]
             if let v = decodeLine(line) {
-                records.append(v)
+                if v["t"]?.stringValue == "journal" {
+                    version = v["version"]?.doubleValue.map { Int($0) }
+                } else {
+                    records.append(v)
+                }
                 corrupt += pendingCorrupt
                 pendingCorrupt = 0
                 validEnd = nl + 1
@@ -105,7 +112,7 @@ final class JournalFile {
             guard ftruncate(fd, off_t(validEnd)) == 0 else { throw JournalError(path: path, operation: "truncate the torn tail", errno: errno) }
             fsync(fd)
         }
-        return JournalLoad(records: records, tornBytes: torn, corruptRecords: corrupt)
+        return JournalLoad(records: records, tornBytes: torn, corruptRecords: corrupt, formatVersion: version)
     }
 
     static func decodeLine(_ line: ArraySlice<UInt8>) -> JSONValue? {
@@ -152,7 +159,7 @@ final class JournalFile {
         let t = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         if t < 0 { throw JournalError(path: tmp, operation: "create", errno: errno) }
         var bytes = Self.encodeLine(Self.header)
-        for r in records where r["t"]?.stringValue != "journal" { bytes += Self.encodeLine(r) }
+        for r in records { bytes += Self.encodeLine(r) }
         var off = 0
         while off < bytes.count {
             let n = bytes.withUnsafeBytes { write(t, $0.baseAddress! + off, bytes.count - off) }

@@ -100,8 +100,8 @@ final class Daemon {
         escalation = live
         ingest = try startIngest(home)
         self.config = config
-        let circle = (try? escalationConfiguration(config))??.members.count ?? 0
-        logger.notice("watching \(config.person.id) (\(config.sources.count) source(s), circle of \(circle)); state in \(stateDirectory)")
+        let circle = (try? escalationConfiguration(config))??.members.count
+        logger.notice("watching \(config.person.id) (\(config.sources.count) source(s), \(circle.map { "a circle of \($0)" } ?? "no circle: detections only")); state in \(stateDirectory)")
     }
 
     private func buildHome(_ config: Configuration) throws(CommandError) -> MonitoredHome {
@@ -270,7 +270,7 @@ final class Daemon {
     /// `WATCHDOG=1` every half `$WATCHDOG_USEC`, only while the detector loop and escalation both completed turns
     /// since the last ping (an idle turn counts: a quiet home is healthy; a hung loop is not).
     private func pingWatchdog(_ now: MonotonicInstant) {
-        guard let interval = systemd.watchdogInterval, let ingest else { return }
+        guard ready, let interval = systemd.watchdogInterval, let ingest else { return }
         let detector = ingest.home.pipeline.consumerHeartbeat.load(ordering: .relaxed)
         let turns = escalation?.turns.load(ordering: .relaxed) ?? 0
         if let last = lastPing, seconds(last.at.duration(to: now)) < interval { return }

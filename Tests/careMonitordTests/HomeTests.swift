@@ -1,0 +1,61 @@
+import CareSupport
+import Foundation
+import Testing
+
+/// The one pipeline (`MonitoredHome`) seen through `replay`: escalation runs as the capture goes, on its clock.
+@Suite("a monitored home on the capture's clock")
+struct HomeTests {
+    static func line(_ time: String, _ topic: String, _ payload: String) -> String {
+        let o: JSONObject = ["tst": .string(time + "Z+0000"), "topic": .string(topic), "qos": 1, "retain": 0,
+                             "payloadlen": .number(Double(payload.utf8.count)), "payload": .string(payload)]
+        return JSONWriter.serialize(.object(o))
+    }
+
+    /// Ben claims; the front door opens and there is movement inside: the arrival is verified by the home's own
+    /// sensors, with no "arrived" answer from anyone, and everyone already paged hears it.
+    @Test func replayVerifiesAnArrivalFromTheFrontDoorThenMovementInside() throws {
+        let seeds = CLI.repository.appendingPathComponent("seeds")
+        let seed = try String(contentsOf: seeds.appendingPathComponent("linda-fall.capture.ndjson"), encoding: .utf8)
+            .split(separator: "\n").map(String.init)
+        // The seed up to Ben's claim at 14:09, then the door and the hallway instead of his "arrived".
+        let claim = try #require(seed.firstIndex { $0.contains(#"\"action\":\"claim\""#) })
+        let incident = "linda-20261123-140203"
+        let capture = seed[...claim] + [
+            Self.line("2026-11-23T14:18:30.000000", "zigbee2mqtt/front door", #"{"contact":false,"battery":97}"#),
+            Self.line("2026-11-23T14:18:40.000000", "zigbee2mqtt/hallway motion", #"{"occupancy":true,"battery":90}"#),
+            Self.line("2026-11-23T14:25:00.000000", "caremonitord/linda/incidents/\(incident)/ack", #"{"member":"ben","action":"resolve"}"#),
+        ]
+        let dir = try CLI.temporaryDirectory()
+        let path = try CLI.write(capture.joined(separator: "\n") + "\n", "arrival.ndjson", in: dir)
+        let r = try CLI.run(["replay", "--config", seeds.appendingPathComponent("linda-fall.config.json").path, path])
+        #expect(r.code == 0, "\(r.stderr)")
+        let events = r.stdout.split(separator: "\n").compactMap { try? JSONParser.parse(String($0)) }
+        let arrived = try #require(events.first { $0["state"]?.stringValue == "arrived" }, "no arrival in \(r.stdout)")
+        #expect(arrived["time"]?.stringValue == "2026-11-23T14:18:40.000Z")
+        #expect(arrived["by"]?.stringValue == "ben")
+        #expect(events.contains { $0["type"]?.stringValue == "notification" && $0["member"]?.stringValue == "anna"
+                                  && $0["time"]?.stringValue == "2026-11-23T14:18:40.000Z" }, "Anna is not told of the arrival")
+        #expect(!events.contains { $0["type"]?.stringValue == "ack" && $0["action"]?.stringValue == "arrived" })
+        #expect(events.last { $0["type"]?.stringValue == "incident" }?["state"]?.stringValue == "resolved")
+        // One stream in time order: detections, timers, acks and evidence interleaved as they happened.
+        let times = events.compactMap { $0["time"]?.stringValue }
+        #expect(times == times.sorted(), "event lines out of time order")
+    }
+
+    /// The door alone is not an arrival, nor is movement without the door: both are needed after a claim.
+    @Test func movementWithoutTheDoorIsNoArrival() throws {
+        let seeds = CLI.repository.appendingPathComponent("seeds")
+        let seed = try String(contentsOf: seeds.appendingPathComponent("linda-fall.capture.ndjson"), encoding: .utf8)
+            .split(separator: "\n").map(String.init)
+        let claim = try #require(seed.firstIndex { $0.contains(#"\"action\":\"claim\""#) })
+        let capture = seed[...claim] + [
+            Self.line("2026-11-23T14:18:40.000000", "zigbee2mqtt/hallway motion", #"{"occupancy":true,"battery":90}"#),
+        ]
+        let dir = try CLI.temporaryDirectory()
+        let path = try CLI.write(capture.joined(separator: "\n") + "\n", "no-door.ndjson", in: dir)
+        let r = try CLI.run(["replay", "--config", seeds.appendingPathComponent("linda-fall.config.json").path, path])
+        #expect(r.code == 0, "\(r.stderr)")
+        #expect(r.stdout.contains(#""state":"claimed""#))
+        #expect(!r.stdout.contains(#""state":"arrived""#), "movement alone counted as an arrival")
+    }
+}
