@@ -277,4 +277,37 @@ struct DaemonTests {
         let listed = try CLI.run(["incidents", "--config", config, "--state-dir", state])
         #expect(listed.stdout.contains(id), "the incident after the rewrite is not in the journal: \(listed.stdout)")
     }
+
+    /// SIGHUP with new sources restarts the ingest side on them (new subscriptions), keeping what was learned.
+    @Test func sighupWithNewSourcesSubscribesToThem() async throws {
+        let broker = try TestBroker()
+        defer { broker.stop() }
+        let dir = try CLI.temporaryDirectory()
+        let wristOnly = daemonConfig(port: broker.port).replacingOccurrences(of: #"{"preset": "zigbee2mqtt"}, "#, with: "")
+        #expect(wristOnly != daemonConfig(port: broker.port))
+        let config = try CLI.write(wristOnly, "c.json", in: dir)
+        let events = try broker.subscribe("caremonitord/linda/events")
+        defer { events.stop() }
+        try await events.waitUntilSubscribed()
+        let d = try RunningDaemon(config: config, stateDirectory: dir.path + "/state", directory: dir.path)
+        defer { d.stop() }
+        let ready = try #require(await d.waitFor("READY=1"), "no READY=1; stderr:\n\(d.stderr)")
+        let fall = #"{"presence":true,"fall_down_status":"fall"}"#
+        try broker.publish(topic: "zigbee2mqtt/hallway radar", message: fall, qos: 1)
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(events.messages.isEmpty, "a source that is not configured was heard: \(events.messages)")
+
+        _ = try CLI.write(daemonConfig(port: broker.port), "c.json", in: dir)
+        #expect(d.process.terminate(SIGHUP))
+        let reloading = try #require(await d.waitFor("RELOADING=1", after: ready))
+        #expect(await d.waitFor("READY=1", after: reloading) != nil)
+        #expect(await eventually { d.stderr.contains("ingest restarted") }, "\(d.stderr)")
+        // The new subscriptions are made on the new connection.
+        #expect(await eventually(timeout: .seconds(10)) {
+            try? broker.publish(topic: "zigbee2mqtt/hallway radar", message: fall, qos: 1)
+            return events.messages.contains { $0.payload.contains(#""kind":"fall""#) }
+        }, "no fall detected from the source added by the reload: \(d.stderr)")
+        #expect(d.process.terminate(SIGTERM))
+        #expect(d.process.wait(timeout: .seconds(5)) == .exited(0))
+    }
 }
