@@ -246,6 +246,9 @@ final class MQTTConnection: @unchecked Sendable {
         do throws(MosquittoError) {
             try mosq.threadedSet(true)
             try mosq.intOption(MOSQ_OPT_PROTOCOL_VERSION, c.protocolVersion.mosquittoValue)
+            // Alarms are small packets written one after another: with Nagle's algorithm a page waits for the ACK of
+            // the event line before it (Linux delays ACKs by up to 40 ms).
+            try mosq.intOption(MOSQ_OPT_TCP_NODELAY, 1)
             if c.announcesPresence {
                 try mosq.willSet(topic: c.effectiveStatusTopic, payload: "offline", qos: 1, retain: true)
             }

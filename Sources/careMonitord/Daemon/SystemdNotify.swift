@@ -9,7 +9,8 @@ import Glibc
 /// sd_notify(3) describes. Without `$NOTIFY_SOCKET` (not started by systemd) every call does nothing.
 ///
 /// The variables are removed from the environment at start, so that programs the notifiers spawn cannot speak for
-/// the daemon. Sends are best effort: a failed send is logged once and never stops the daemon.
+/// the daemon. Sends are best effort and never block (a socket nobody reads must not stall the main loop): a failed
+/// send is logged once and never stops the daemon.
 ///
 /// Main thread only (one socket, no lock).
 final class SystemdNotify {
@@ -63,7 +64,7 @@ final class SystemdNotify {
         let n = text.utf8CString.withUnsafeBufferPointer { buf in
             withUnsafePointer(to: &address) { a in
                 a.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
-                    sendto(fd, buf.baseAddress, buf.count - 1, Int32(MSG_NOSIGNAL), sa, addressLength)
+                    sendto(fd, buf.baseAddress, buf.count - 1, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT), sa, addressLength)
                 }
             }
         }
