@@ -181,9 +181,11 @@ private func logTail(_ directory: String) -> String {
     return String(decoding: bytes.suffix(1200), as: UTF8.self)
 }
 
-/// A temporary directory for one figure, removed with everything in it (one level of subdirectories).
+/// A temporary directory for one figure, removed with everything in it (two levels of subdirectories), also at
+/// exit or on a signal.
 struct ScratchDirectory {
     let path: String
+    private let cleanupID: Int
 
     init(prefix: String) throws(DaemonUnderTest.Failure) {
         var template = Array("/tmp/\(prefix)-XXXXXX".utf8CString)
@@ -191,9 +193,13 @@ struct ScratchDirectory {
             throw .init(description: "mkdtemp: \(String(cString: strerror(errno)))")
         }
         path = p
+        cleanupID = BenchmarkCleanup.shared.add { ScratchDirectory.removeTree(p, depth: 3) }
     }
 
-    func remove() { Self.removeTree(path, depth: 3) }
+    func remove() {
+        Self.removeTree(path, depth: 3)
+        BenchmarkCleanup.shared.remove(cleanupID)
+    }
 
     private static func removeTree(_ path: String, depth: Int) {
         if depth > 0, let dir = opendir(path) {
