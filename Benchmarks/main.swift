@@ -9,8 +9,8 @@ import Glibc
 
 /// careMonitordBenchmarks: the project's performance figures as JSON lines on stdout (progress on stderr).
 ///
-///     careMonitordBenchmarks [--only ring,latency,alloc,replay,rolling,live] [--scale F] [--samples N]
-///                            [--repeats N] [--capture-dir DIR]
+///     careMonitordBenchmarks [--only ring,latency,alloc,replay,rolling,live,daemon] [--scale F] [--samples N]
+///                            [--repeats N] [--capture-dir DIR] [--daemon PATH]
 ///
 /// `--scale` multiplies the work of every figure (default 1: a full run stays under two minutes on 2 cores);
 /// `--samples` is the size of the generated capture for replay and rolling (default 6,000,000, as the contract
@@ -20,6 +20,9 @@ import Glibc
 /// (for a profiler); CM_BENCH_DEBUG=1 prints
 /// every ring run (rate, preemptions) on stderr.
 ///
+/// `daemon` is not in the default set: it runs the release `careMonitord run` (`--daemon PATH`, default the
+/// `careMonitord` beside this executable; CM_BENCH_DAEMON does the same) for about two minutes.
+///
 /// Other processes share the machine's 2 cores: the `env` line says how busy it was before the run, the ring
 /// figures count preemptions, single-threaded figures also give a rate per CPU second.
 struct Options {
@@ -28,10 +31,11 @@ struct Options {
     var samples = 6_000_000
     var repeats = 9
     var captureDir = "/tmp/careMonitord-bench"
+    var daemonBinary: String?
 
     static let usage = """
-        usage: careMonitordBenchmarks [--only ring,latency,alloc,replay,rolling,live] [--scale F] [--samples N] \
-        [--repeats N] [--capture-dir DIR]
+        usage: careMonitordBenchmarks [--only ring,latency,alloc,replay,rolling,live,daemon] [--scale F] [--samples N] \
+        [--repeats N] [--capture-dir DIR] [--daemon PATH]
         """
 
     init(arguments: [String]) {
@@ -39,6 +43,7 @@ struct Options {
         if let v = env("CM_BENCH_SCALE").flatMap(Double.init) { scale = v }
         if let v = env("CM_BENCH_SAMPLES").flatMap(Int.init) { samples = v }
         if let v = env("CM_BENCH_REPEATS").flatMap(Int.init) { repeats = v }
+        if let v = env("CM_BENCH_DAEMON") { daemonBinary = v }
         var i = 1
         func value() -> String {
             i += 1
@@ -52,6 +57,7 @@ struct Options {
             case "--samples": guard let v = Int(value()), v >= 1000 else { fail("--samples needs an integer >= 1000") }; samples = v
             case "--repeats": guard let v = Int(value()), v >= 1 else { fail("--repeats needs an integer >= 1") }; repeats = v
             case "--capture-dir": captureDir = value()
+            case "--daemon": daemonBinary = value()
             case "-h", "--help": print(Options.usage); exit(0)
             default: fail("unknown argument \(arguments[i])")
             }
@@ -92,3 +98,4 @@ if options.only.contains("alloc") { AllocationBenchmark.run(options) }
 if options.only.contains("replay") || options.only.contains("rolling") { ReplayBenchmark.run(options) }
 if !options.only.isDisjoint(with: ["rolling", "stats", "detectors"]) { StatisticsBenchmark.run(options) }
 if options.only.contains("live") { LiveIngestBenchmark.run(options) }
+if options.only.contains("daemon") { DaemonBenchmark.run(options) }

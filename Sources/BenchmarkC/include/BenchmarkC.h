@@ -5,7 +5,8 @@
  * - a C11 SPSC ring of samples (Anomaly.Sample's layout) and its two-thread throughput run (spsc_ring.c);
  * - the least a decoder of `accel` captures must do: find x/y/z arrays, parse numbers (accel_scan.c);
  * - the rolling statistics set on pre-decoded doubles (rolling.c);
- * - a plain libmosquitto subscriber and a publisher (mosquitto_ref.c), for the live-ingest comparison.
+ * - a plain libmosquitto subscriber and a publisher (mosquitto_ref.c), for the live-ingest comparison;
+ * - the daemon figures' MQTT client, Nagle off, stamping what it receives (mosquitto_probe.c).
  * Names start with cmb_ (the one required exception: cm_alloc_count). */
 #ifndef CAREMONITORD_BENCHMARKC_H
 #define CAREMONITORD_BENCHMARKC_H
@@ -125,4 +126,19 @@ cmb_pub_result cmb_mosquitto_publish(const char *host, int port, const char *con
 static inline int cmb_load_acquire(const volatile int *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
 /* mosquitto_lib_init, once per process (it is not thread-safe). */
 void cmb_mosquitto_init_once(void);
+
+/* ---- the daemon figures' MQTT client ---- */
+/* Called on libmosquitto's network thread for every message, with CLOCK_MONOTONIC read first thing. */
+typedef void (*cmb_probe_message_fn)(void *context, uint64_t received_ns, const char *topic, const void *payload,
+                                     size_t length);
+typedef struct cmb_probe cmb_probe;
+/* Connects to host:port with TCP_NODELAY, subscribes to `topics` (kept by the caller until cmb_probe_stop) at QoS 1
+ * and starts libmosquitto's network thread. Returns once every subscription is acknowledged, or NULL with *error
+ * (a MOSQ_ERR_* or -errno) when it failed or timeout_s passed. Call cmb_mosquitto_init_once before. */
+cmb_probe *cmb_probe_start(const char *host, int port, const char *const *topics, int count, double timeout_s,
+                           cmb_probe_message_fn on_message, void *context, int *error);
+/* Publishes (thread-safe). Returns CLOCK_MONOTONIC read just before mosquitto_publish, or 0 when it failed. */
+uint64_t cmb_probe_publish(cmb_probe *probe, const char *topic, const void *payload, size_t length, int qos);
+/* Disconnects, stops the network thread and frees the probe. */
+void cmb_probe_stop(cmb_probe *probe);
 #endif
