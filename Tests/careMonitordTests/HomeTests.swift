@@ -58,4 +58,18 @@ struct HomeTests {
         #expect(r.stdout.contains(#""state":"claimed""#))
         #expect(!r.stdout.contains(#""state":"arrived""#), "movement alone counted as an arrival")
     }
+
+    /// `learn` replays through the same home and keeps what the routine learned, which it prints back.
+    @Test func learnKeepsTheRoutineInTheStateDirectoryAndPrintsIt() throws {
+        let seeds = CLI.repository.appendingPathComponent("seeds")
+        let dir = try CLI.temporaryDirectory()
+        let r = try CLI.run(["learn", "--config", seeds.appendingPathComponent("linda-morning.config.json").path,
+                             "--state-dir", dir.path, seeds.appendingPathComponent("linda-morning.capture.ndjson").path])
+        #expect(r.code == 0, "\(r.stderr)")
+        let out = try JSONParser.parse(r.stdout)
+        #expect(out["routine"]?["learnedDays"]?.doubleValue == 1, "\(r.stdout)")
+        let saved = try JSONParser.parse(String(contentsOfFile: dir.path + "/linda/learned.json", encoding: .utf8))
+        #expect(saved["version"]?.doubleValue == 1)
+        #expect(saved["routine"] != nil)
+    }
 }

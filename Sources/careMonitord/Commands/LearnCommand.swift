@@ -32,9 +32,9 @@ enum LearnCommand {
         out["timezone"] = .string(config.person.timezone)
         out["stateFile"] = .string(file.path)
         out["captures"] = .array(a.positional.map { .string($0) })
-        let engine = try makeDetectorEngine(config, signals: SignalRegistry()) { _ in }
-        file.load(into: engine)
-        if let routine = engine.routine {
+        let home = try MonitoredHome.build(config: config, clock: .capture, notifiers: .none, stateDirectory: stateDirectory,
+                                           logger: .silent, events: { _ in })
+        if let routine = home.detectors.routine {
             out["routine"] = .object(routine.summary())
         } else {
             out["routine"] = .string("disabled in the config (detectors.routine.enabled = false)")
