@@ -51,7 +51,7 @@ public final class DetectorEngine: SampleProcessor, @unchecked Sendable {
         var made: [String: any Detector] = [:]
         if let settings {
             for k in settings.keys where !DetectorRegistry.names.contains(k) {
-                issues.append(.init(path: "detectors.\(k)", message: "unknown detector; known: \(DetectorRegistry.names.joined(separator: ", "))"))
+                issues.append(.init(path: "detectors.\(k)", message: "unknown detector\(Suggestion.didYouMean(k, DetectorRegistry.names)); known: \(DetectorRegistry.names.joined(separator: ", "))"))
             }
         }
         for entry in DetectorRegistry.entries {

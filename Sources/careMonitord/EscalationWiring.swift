@@ -20,16 +20,10 @@ func alert(from d: Detection) -> Alert {
                  time: WallTime(milliseconds: Int64((d.time * 1000).rounded())), device: d.device, detail: text)
 }
 
-/// The escalation part of a config (`person`, `circle`, `policies`, `notifiers`, `journal`, `targets`), or nil when
-/// the config has no circle: such a config is valid and only detects.
+/// The escalation part of a config, decoded when it was loaded; nil when the config has no circle: such a config is
+/// valid and only detects.
 func escalationConfiguration(_ config: Configuration) throws(CommandError) -> EscalationConfig? {
-    guard case .object(let root) = config.document.root, root["circle"] != nil else { return nil }
-    var own = JSONObject()
-    for k in ["person", "circle", "policies", "notifiers", "journal", "targets"] { if let v = root[k] { own[k] = v } }
-    switch EscalationConfig.decode(.object(own), positions: config.document.positions, file: config.file) {
-    case .success(let c): return c
-    case .failure(let e): throw CommandError(exitCode: ExitCode.config, message: "\(e)")
-    }
+    config.escalation
 }
 
 /// Runs an async body to completion from synchronous code (a command's main thread, never a pool thread).

@@ -80,7 +80,7 @@ public struct SettingsReader {
     /// Flags keys the family does not know.
     public mutating func rejectUnknown(_ known: [String]) {
         for k in object.keys where !known.contains(k) && k != "enabled" {
-            issues.append(.init(path: "\(path).\(k)", message: "unknown setting; known: \((["enabled"] + known).joined(separator: ", "))"))
+            issues.append(.init(path: "\(path).\(k)", message: "unknown setting\(Suggestion.didYouMean(k, ["enabled"] + known)); known: \((["enabled"] + known).joined(separator: ", "))"))
         }
     }
 

@@ -61,7 +61,7 @@ public struct ConfigReader: Sendable {
     /// Flags keys the schema does not know (a typo would otherwise silently fall back to a default).
     public mutating func allowOnly(_ o: JSONObject, _ known: [String], _ path: String) {
         for k in o.keys where !known.contains(k) {
-            fail(Self.join(path, k), "unknown field \"\(k)\"; known fields here: \(known.joined(separator: ", "))")
+            fail(Self.join(path, k), "unknown field \"\(k)\"\(Suggestion.didYouMean(k, known)); known fields here: \(known.joined(separator: ", "))")
         }
     }
 

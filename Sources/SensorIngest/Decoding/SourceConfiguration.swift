@@ -201,31 +201,3 @@ public struct SourceConfigurationError: Error, Sendable, Equatable, CustomString
     public var description: String { issues.map(\.description).joined(separator: "\n") }
 }
 
-/// "Did you mean" for misspelt names: the closest known name within two edits.
-enum Suggestion {
-    static func didYouMean(_ word: String, _ known: [String]) -> String {
-        let w = Array(word.lowercased().utf8)
-        guard w.count <= 64 else { return "" }
-        var best: (String, Int)?
-        for k in known {
-            let d = distance(w, Array(k.utf8))
-            if d <= 2, d < (best?.1 ?? Int.max) { best = (k, d) }
-        }
-        return best.map { " (did you mean \"\($0.0)\"?)" } ?? ""
-    }
-
-    static func distance(_ a: [UInt8], _ b: [UInt8]) -> Int {
-        if a.isEmpty { return b.count }
-        if b.isEmpty { return a.count }
-        var previous = Array(0...b.count)
-        var current = [Int](repeating: 0, count: b.count + 1)
-        for i in 1...a.count {
-            current[0] = i
-            for j in 1...b.count {
-                current[j] = Swift.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
-            }
-            swap(&previous, &current)
-        }
-        return previous[b.count]
-    }
-}

@@ -6,6 +6,8 @@ import SensorIngest
 /// [--eta MINUTES]`: answers an incident the way the TV app or Home Assistant do, by publishing
 /// `{"member","action","eta"}` to `caremonitord/<person>/incidents/<id>/ack` (QoS 1).
 enum AckCommand {
+    static let usage = "careMonitord ack --config FILE --incident ID --member ID --action claim|decline|arrived|resolve|cancel [--eta MINUTES]"
+
     static func run(_ args: ArraySlice<String>) throws(CommandError) -> Int32 {
         let a = try Arguments(command: "ack", args, valued: ["config", "incident", "member", "action", "eta"])
         let config = try loadConfiguration(try a.required("config"))

@@ -11,6 +11,8 @@ import Glibc
 /// connects careMonitord's MQTT client with a config of all six presets and a wristband, publishes a morning of
 /// Linda's home in real payloads of each stack, and prints every sample the detector thread receives.
 enum DemoCommand {
+    static let usage = "careMonitord demo"
+
     /// (what happens, topic, payload): real payload shapes of each stack (see ../shared/fixtures/mqtt).
     static let morning: [(String, String, String)] = [
         ("Linda gets out of bed (Zigbee2MQTT bed-occupancy sensor)",

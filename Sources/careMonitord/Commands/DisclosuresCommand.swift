@@ -4,6 +4,8 @@ import Escalation
 /// `careMonitord disclosures --config FILE [--state-dir DIR] [--since DATE] [--json]`: the person's own transparency
 /// log — who was told what about them, and when.
 enum DisclosuresCommand {
+    static let usage = "careMonitord disclosures --config FILE [--state-dir DIR] [--since DATE] [--json]"
+
     static func run(_ args: ArraySlice<String>) throws(CommandError) -> Int32 {
         let a = try Arguments(command: "disclosures", args, valued: ["config", "state-dir", "since"], flags: ["json"])
         let (config, records) = try JournalAccess.open(a)

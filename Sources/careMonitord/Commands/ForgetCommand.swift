@@ -6,6 +6,8 @@ import Escalation
 /// daemon runs on that state directory it is asked to do it (its control socket), so its journal stays whole;
 /// otherwise the files are rewritten here.
 enum ForgetCommand {
+    static let usage = "careMonitord forget --config FILE [--state-dir DIR] --before DATE"
+
     static func run(_ args: ArraySlice<String>) throws(CommandError) -> Int32 {
         let a = try Arguments(command: "forget", args, valued: ["config", "state-dir", "before"])
         let config = try loadConfiguration(try a.required("config"))

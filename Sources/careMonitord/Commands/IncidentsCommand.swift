@@ -5,6 +5,8 @@ import Escalation
 /// and response times (first answer, claim, arrival) against the telecare targets (answered ≤ 60 s, attended
 /// ≤ 45 min, or the config's `targets`).
 enum IncidentsCommand {
+    static let usage = "careMonitord incidents --config FILE [--state-dir DIR] [--since DATE] [--json]"
+
     static func run(_ args: ArraySlice<String>) throws(CommandError) -> Int32 {
         let a = try Arguments(command: "incidents", args, valued: ["config", "state-dir", "since"], flags: ["json"])
         let (config, records) = try JournalAccess.open(a)

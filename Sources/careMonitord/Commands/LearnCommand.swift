@@ -10,11 +10,7 @@ enum LearnCommand {
     static let usage = "careMonitord learn --config FILE --state-dir DIR CAPTURE…"
 
     static func run(_ args: ArraySlice<String>) throws(CommandError) -> Int32 {
-        let a = try Arguments(command: "learn", args, valued: ["config", "state-dir"], flags: ["help"])
-        if a.flag("help") {
-            FileOutput.standardOutput.writeLine("usage: \(usage)")
-            return ExitCode.ok
-        }
+        let a = try Arguments(command: "learn", args, valued: ["config", "state-dir"])
         let config = try loadConfiguration(try a.required("config"))
         let stateDirectory = try a.required("state-dir")
         guard !a.positional.isEmpty else {

@@ -31,8 +31,12 @@ enum ReplayCommand {
         let result = try Replay.run(config: config, files: a.positional, stateDirectory: a.value("state-dir"), speed: speed,
                                     notifiers: .recording, events: { out.writeLine($0) })
         out.flush()
-        printError(result.summary.json)
-        return ExitCode.ok
+        let empty = result.summary.messages == 0
+        if empty {
+            printError("replay: no valid capture line in \(a.positional.joined(separator: ", ")): expected what mosquitto_sub -F %j (or %J) prints, one message a line")
+        }
+        printError(result.summary.json)  // the last line on stderr, always
+        return empty ? ExitCode.dataError : ExitCode.ok
     }
 }
 

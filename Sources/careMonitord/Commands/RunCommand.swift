@@ -14,11 +14,7 @@ enum RunCommand {
     static func run(_ args: ArraySlice<String>) throws(CommandError) -> Int32 {
         // Before any thread starts: every thread inherits the mask, and only the main thread takes these signals.
         StopSignals.block(hangup: true)
-        let a = try Arguments(command: "run", args, valued: ["config", "state-dir"], flags: ["help"])
-        if a.flag("help") {
-            FileOutput.standardOutput.writeLine("usage: \(usage)")
-            return ExitCode.ok
-        }
+        let a = try Arguments(command: "run", args, valued: ["config", "state-dir"])
         guard a.positional.isEmpty else {
             throw CommandError(exitCode: ExitCode.usage, message: "run: unexpected argument \(a.positional[0])\nusage: \(usage)")
         }

@@ -12,6 +12,8 @@ import Glibc
 /// an ntfy button, an SMS reply, a Pushover receipt). Exit 0 when answered, 75 when nobody answered in time,
 /// 69 when the page could not be delivered.
 enum TestAlertCommand {
+    static let usage = "careMonitord test-alert --config FILE --member ID [--all-contacts] [--timeout SECONDS]"
+
     static func run(_ args: ArraySlice<String>) throws(CommandError) -> Int32 {
         let a = try Arguments(command: "test-alert", args, valued: ["config", "member", "timeout"], flags: ["all-contacts"])
         let config = try loadConfiguration(try a.required("config"))

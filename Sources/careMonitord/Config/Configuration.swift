@@ -1,4 +1,6 @@
+import Anomaly
 import CareSupport
+import Escalation
 import SensorIngest
 
 #if canImport(Glibc)
@@ -43,14 +45,18 @@ struct Configuration {
     var broker: BrokerSettings
     var sources: [SourceConfiguration]
     var document: JSONDocument
-    /// Keys we do not know (reported as warnings: more keys are welcome, but a typo should not go unnoticed).
+    /// What a person should know but that does not stop the config (printed by every command that loads it).
     var warnings: [String]
+    /// The circle, policies and notifiers, decoded and checked; nil when the config has no circle (it only detects).
+    var escalation: EscalationConfig?
 
-    static let knownTopLevelKeys = ["person", "broker", "sources", "circle", "policies", "notifiers", "targets", "journal", "detectors",
-                                    "ingest", "log", "$schema", "comment", "_comment"]
+    static let escalationKeys = ["person", "circle", "policies", "notifiers", "journal", "targets", "digest", "heartbeat"]
+    static let knownTopLevelKeys = ["person", "broker", "sources", "circle", "policies", "notifiers", "targets", "journal",
+                                    "digest", "heartbeat", "detectors", "$schema", "comment", "_comment"]
 
-    /// Reads and validates `path`. Throws `ConfigurationError` listing every problem, or `CommandError` when the
-    /// file cannot be read.
+    /// Reads and validates `path`: the sections of every module (sources, broker, circle and policies, detectors)
+    /// in one pass. Throws `ConfigurationError` listing every problem in file order, or `CommandError` when the
+    /// file cannot be read. Every command loads its config through here (`check-config` too), so they all agree.
     static func load(path: String) throws -> Configuration {
         guard let bytes = DurableFile.read(path) else {
             throw CommandError(exitCode: ExitCode.config, message: "cannot read config \(path): \(String(cString: strerror(errno)))")
@@ -61,20 +67,62 @@ struct Configuration {
         } catch {
             throw ConfigurationError(file: path, problems: [.init(path: "", position: error.position, message: "invalid JSON: \(error.message)")])
         }
-        return try parse(document, file: path)
+        var problems: [ConfigurationError.Problem] = []
+        var config: Configuration?
+        do { config = try parse(document, file: path) } catch let e as ConfigurationError { problems += e.problems }
+        let escalation = checkEscalation(document, problems: &problems)
+        checkDetectors(document, problems: &problems)
+        guard problems.isEmpty, var config else {
+            problems.sort { ($0.position?.line ?? 0, $0.position?.column ?? 0) < ($1.position?.line ?? 0, $1.position?.column ?? 0) }
+            // Two modules read `person`: one problem per field is enough.
+            var seen = Set<String>()
+            problems = problems.filter { seen.insert($0.path.isEmpty ? $0.message : $0.path).inserted }
+            throw ConfigurationError(file: path, problems: problems)
+        }
+        config.escalation = escalation
+        if escalation == nil, case .object(let root) = document.root {
+            for k in ["policies", "notifiers"] where root[k] != nil {
+                let at = document.position(of: k).map { "\(path):\($0.line):\($0.column)" } ?? path
+                config.warnings.append("\(at): \(k): not used: the config has no circle, so nobody is paged (it only detects)")
+            }
+        }
+        return config
+    }
+
+    /// The escalation sections (when there is a circle), decoded by Escalation with its own rules.
+    static func checkEscalation(_ document: JSONDocument, problems: inout [ConfigurationError.Problem]) -> EscalationConfig? {
+        guard case .object(let root) = document.root, root["circle"] != nil else { return nil }
+        var own = JSONObject()
+        for k in escalationKeys { if let v = root[k] { own[k] = v } }
+        switch EscalationConfig.decode(.object(own), positions: document.positions) {
+        case .success(let c): return c
+        case .failure(let e):
+            problems += e.issues.map { .init(path: $0.path, position: $0.position ?? document.position(of: $0.path), message: $0.message) }
+            return nil
+        }
+    }
+
+    /// The `detectors` section, checked by the detector families themselves.
+    static func checkDetectors(_ document: JSONDocument, problems: inout [ConfigurationError.Problem]) {
+        guard case .object(let root) = document.root, let settings = root["detectors"] else { return }
+        guard let o = settings.objectValue else {
+            problems.append(.init(path: "detectors", position: document.position(of: "detectors"), message: "expected an object, found \(settings.typeName)"))
+            return
+        }
+        let context = DetectorContext(person: "check", localTime: LocalTime(identifier: "UTC")!, signals: SignalRegistry(), emit: { _ in })
+        do { _ = try DetectorEngine(context: context, settings: o) } catch {
+            problems += error.issues.map { .init(path: $0.path, position: document.position(of: $0.path), message: $0.message) }
+        }
     }
 
     static func parse(_ document: JSONDocument, file: String) throws -> Configuration {
         var r = ConfigReader(document: document)
-        var warnings: [String] = []
+        let warnings: [String] = []
         guard case .object(let root) = document.root else {
             throw ConfigurationError(file: file, problems: [.init(path: "", position: document.position(of: ""),
                                                                   message: "a config is a JSON object with \"person\" and \"sources\"")])
         }
-        for k in root.keys where !knownTopLevelKeys.contains(k) {
-            let at = document.position(of: k).map { "\(file):\($0.line):\($0.column)" } ?? file
-            warnings.append("\(at): \(k): unknown top-level key, ignored (known: \(knownTopLevelKeys.prefix(8).joined(separator: ", ")))")
-        }
+        r.rejectUnknownKeys(root, at: "", known: knownTopLevelKeys)
 
         // person
         var person = PersonSettings(id: "", name: nil, timezone: "UTC")

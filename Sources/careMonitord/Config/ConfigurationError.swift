@@ -94,7 +94,7 @@ struct ConfigReader {
     /// Flags keys that are not in `known` (typos would otherwise be silently ignored).
     mutating func rejectUnknownKeys(_ o: JSONObject, at base: String, known: [String]) {
         for k in o.keys where !known.contains(k) {
-            problem(Self.join(base, k), "unknown key; known keys here: \(known.joined(separator: ", "))")
+            problem(Self.join(base, k), "unknown key\(Suggestion.didYouMean(k, known)); known keys here: \(known.joined(separator: ", "))")
         }
     }
 }
