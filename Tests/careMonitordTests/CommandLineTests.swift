@@ -202,11 +202,25 @@ struct CommandLineTests {
         #expect(s["readings"] == 2)
     }
 
-    @Test func demoRunsOnItsOwnPrivateBrokerAndDecodesEveryStack() throws {
-        let r = try CLI.run(["demo", "--pause", "0.02"], timeout: .seconds(60))
-        #expect(r.code == 0, "\(r.stderr)")
-        #expect(r.stdout.contains("sos button  sos = true"))
-        #expect(r.stdout.contains("kettle_plug  power = 2210"))
-        #expect(r.stdout.contains("0 unmatched, 0 rejected, 0 dropped"), "\(r.stdout.suffix(400))")
+    /// The demo is the mission: the real daemon on a private broker; a wristband fall escalates from Linda's TV to
+    /// Anna, then Ben, Carol and the care line (a real webhook); Ben's claim and his arrival through the front door
+    /// reach everyone; the all-clear ends it; the journal's response times close it. Nothing is left running.
+    @Test func demoShowsTheCircleHandlingAFallAndLeavesNothingRunning() throws {
+        let r = try CLI.run(["demo"], timeout: .seconds(90))
+        #expect(r.code == 0, "\(r.stderr)\n\(r.stdout.suffix(1500))")
+        let lines = r.stdout.split(separator: "\n").map(String.init)
+        func first(_ who: String, _ what: String) -> Int? { lines.firstIndex { $0.contains(who) && $0.contains(what) } }
+        let tv = try #require(first("Linda's TV", "Did you fall?"), "\(r.stdout)")
+        let anna = try #require(first("Anna's phone", "Fall detected"))
+        let ben = try #require(first("Ben's phone", "Anna (daughter) paged"))
+        let centre = try #require(first("(webhook)", "Fall detected"))
+        let going = try #require(first("Anna's phone", "Ben (neighbour) is going"))
+        let arrived = try #require(first("Anna's phone", "confirmed by front door"))
+        let clear = try #require(first("Anna's phone", "All clear"))
+        #expect(tv < anna && anna < ben && ben < going && centre < going && going < arrived && arrived < clear, "\(r.stdout)")
+        #expect(first("Ben's phone", "All clear") != nil && first("(webhook)", "All clear") != nil)
+        #expect(r.stdout.contains("within target"), "no response times: \(r.stdout.suffix(600))")
+        let left = try ChildProcess.run(executable: "/usr/bin/pgrep", arguments: ["-f", "careMonitord-demo-"], timeout: .seconds(10))
+        #expect(left.standardOutput.text.isEmpty, "the demo left processes running: \(left.standardOutput.text)")
     }
 }
