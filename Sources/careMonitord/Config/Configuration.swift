@@ -133,6 +133,8 @@ struct Configuration {
             }
             person.id = id
             person.name = r.string(p, "name", at: "person")
+            // Escalation reads language and contacts (and reports unknown keys itself when there is a circle).
+            r.rejectUnknownKeys(p, at: "person", known: ["id", "name", "timezone", "language", "contacts"])
             if let tz = r.string(p, "timezone", at: "person", required: true) {
                 if !timezoneExists(tz) {
                     r.problem("person.timezone", "unknown time zone \"\(tz)\": use an IANA name such as \"Europe/London\" (see /usr/share/zoneinfo)")
@@ -161,6 +163,7 @@ struct Configuration {
                 for (k, f) in [("caFile", broker.caFile), ("certFile", broker.certFile), ("keyFile", broker.keyFile)] {
                     if let f, access(f, R_OK) != 0 { r.problem("broker.tls.\(k)", "cannot read \(f): \(String(cString: strerror(errno)))") }
                 }
+                r.rejectUnknownKeys(t, at: "broker.tls", known: ["enabled", "caFile", "certFile", "keyFile"])
             }
             broker.port = Int(r.number(b, "port", at: "broker", default: broker.tls ? 8883 : 1883, range: 1...65535) ?? 1883)
             let proto = r.string(b, "protocol", at: "broker", default: "mqtt311") ?? "mqtt311"
@@ -195,6 +198,7 @@ struct Configuration {
             if let rc = r.object(b["reconnect"], at: "broker.reconnect") {
                 broker.reconnectInitialDelay = r.number(rc, "initialDelay", at: "broker.reconnect", default: 0.5, range: 0.05...60) ?? 0.5
                 broker.reconnectMaximumDelay = r.number(rc, "maximumDelay", at: "broker.reconnect", default: 4, range: 0.05...600) ?? 4
+                r.rejectUnknownKeys(rc, at: "broker.reconnect", known: ["initialDelay", "maximumDelay"])
             }
             broker.connackTimeout = r.number(b, "connackTimeout", at: "broker", default: 10, range: 1...300) ?? 10
             broker.startupGraceSeconds = r.number(b, "startupGraceSeconds", at: "broker", default: 30, range: 0...3600) ?? 30
