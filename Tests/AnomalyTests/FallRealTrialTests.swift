@@ -3,8 +3,9 @@ import CareSupport
 import Foundation
 import Testing
 
-/// Replays a few real trials of the shared tuning sets (../shared/data, or $CM_SHARED/data) through the fall
-/// detector; skipped when the data is not on this machine.
+/// Replays a few real trials of the SisFall and UMAFall tuning sets through the fall detector. The sets are not in
+/// this repository: they are read from `$CM_SHARED/data`, else from the project's `shared` folder beside the clone;
+/// skipped when the data is not on this machine.
 struct FallRealTrialTests {
     static var dataDirectory: URL? {
         let env = ProcessInfo.processInfo.environment["CM_SHARED"].map { URL(fileURLWithPath: $0) }
