@@ -60,6 +60,6 @@ let package = Package(
         .testTarget(name: "AnomalyTests", dependencies: ["Anomaly", "CareSupport"]),
         .testTarget(name: "SensorIngestTests", dependencies: ["SensorIngest", "Anomaly", "CareSupport", "TestSupport"]),
         .testTarget(name: "EscalationTests", dependencies: ["Escalation", "CareSupport"]),
-        .testTarget(name: "careMonitordTests", dependencies: ["TestSupport", "CareSupport", "Escalation"]),
+        .testTarget(name: "careMonitordTests", dependencies: ["TestSupport", "CareSupport", "Escalation", "Anomaly"]),
     ]
 )
