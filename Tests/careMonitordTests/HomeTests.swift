@@ -72,4 +72,19 @@ struct HomeTests {
         #expect(saved["version"]?.doubleValue == 1)
         #expect(saved["routine"] != nil)
     }
+
+    /// Escalation on the capture's clock is deterministic: the seeds, whose lines are not in time order, replay to
+    /// the same lines every time, whatever the reader's and the detector thread's timing.
+    @Test func replayOfTheSameCaptureGivesTheSameLinesEveryTime() throws {
+        let seeds = CLI.repository.appendingPathComponent("seeds")
+        for name in ["linda-fall", "linda-morning"] {
+            var outputs: Set<String> = []
+            for _ in 0..<8 {
+                let r = try CLI.run(["replay", "--config", seeds.appendingPathComponent("\(name).config.json").path,
+                                     seeds.appendingPathComponent("\(name).capture.ndjson").path])
+                outputs.insert(r.stdout)
+            }
+            #expect(outputs.count == 1, "\(name): \(outputs.count) different outputs")
+        }
+    }
 }

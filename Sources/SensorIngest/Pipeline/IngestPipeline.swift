@@ -266,6 +266,10 @@ public final class IngestPipeline: @unchecked Sendable {
         if readings > 0 { Self.bump(readingCount, by: readings) }
     }
 
+    /// Samples staged into the ring so far, in ring order (the next one's position). Feeder thread only: replay marks
+    /// where a message that is not a sample (an ack) falls in the stream, so the consumer can take it in the same place.
+    public var stagedSamples: Int { ingestSide.producer.next }
+
     /// The feeder has no more messages (replay's end): the consumer drains the ring and returns.
     public func finish() {
         ingestSide.producer.publish()

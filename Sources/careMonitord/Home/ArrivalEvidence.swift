@@ -52,6 +52,9 @@ struct ArrivalEvidence {
         }
     }
 
+    /// True when readings of this signal can be evidence (the front door, movement inside, the home button).
+    mutating func isEvidence(_ id: SignalID) -> Bool { role(id) != .none }
+
     private mutating func role(_ id: SignalID) -> Role {
         let i = Int(id.rawValue)
         if i < roles.count && roles[i] != .unresolved { return roles[i] }

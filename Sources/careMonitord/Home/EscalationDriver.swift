@@ -12,7 +12,6 @@ import Synchronization
 /// - Inputs reach the engine in the order they were given (an alert before the ack that answers it).
 /// - `alert`, `evidence` and `advance` are called on the detector thread; `ack` on the source's thread. None of
 ///   them waits for a network.
-/// - `advance` is called after every drained stretch: it must cost a comparison when nothing is due.
 protocol EscalationDriver: AnyObject, Sendable {
     var engine: EscalationEngine { get }
     /// True while an incident is open: the home then looks for arrivals in its door and motion readings.
@@ -20,7 +19,8 @@ protocol EscalationDriver: AnyObject, Sendable {
     /// The capture's time moved to `time` (epoch seconds): fire what became due (the virtual clock only).
     func advance(to time: Double)
     func alert(_ alert: Alert, at time: Double)
-    func ack(_ ack: Ack, at time: Double)
+    /// An answer from the source, which had staged `samples` samples into the ring before it.
+    func ack(_ ack: Ack, at time: Double, afterSamples samples: Int)
     func evidence(_ evidence: HomeEvidence, at time: Double)
     /// The capture ended at `time`: what is still queued is handed over, timers fire up to then (virtual clock).
     func finish(at time: Double)
@@ -28,76 +28,78 @@ protocol EscalationDriver: AnyObject, Sendable {
 
 /// Escalation on the capture's own time (`replay`): the virtual clock starts at the first time the home sees and
 /// only moves forward; each timer fires at its own deadline, between the detections and acks around it. The
-/// detector thread waits for each step, so the event lines come out in one deterministic order.
+/// detector thread waits for each step, and every input (a detection, an ack, an arrival, the end) first fires the
+/// timers due by its own time, so the event lines come out in one order whatever the threads' timing: the home's
+/// processor hands acks and arrivals over at their place in the ring's order (`HomeProcessor`).
 ///
-/// Acks come from the capture reader's thread: they are queued with their time and handed over once the detector
-/// thread's samples have reached that time (the ring keeps the reader ahead of it).
+/// Acks come from the capture reader's thread with the number of samples it had staged before them, and are taken
+/// in that place of the ring's order (`nextAckPosition`).
 final class CaptureTimeEscalation: EscalationDriver, @unchecked Sendable {
-    // @unchecked Sendable: `started` and `nextDue` are touched only by the detector thread (the protocol's
-    // threading contract); the ack queue is a Mutex and the flags are atomics.
+    // @unchecked Sendable: `started`, `nextDue` and `open` are touched only by the detector thread (the protocol's
+    // threading contract); the ack queue is a Mutex and its next position an atomic.
     let engine: EscalationEngine
     let clock: ManualClock
     private var started = false
     /// The wall time (on the virtual clock) of the earliest armed timer.
-    private var nextDue = Double.infinity
-    private let queuedAcks = Mutex<[(time: Double, ack: Ack)]>([])
-    private let ackCount = Atomic<Int>(0)
-    private let open = Atomic<Bool>(false)
+    private(set) var nextDue = Double.infinity
+    private var open = false
+    private let queuedAcks = Mutex<[(position: Int, time: Double, ack: Ack)]>([])
+    /// The ring position before which the next queued ack is taken (Int.max: none).
+    let nextAckPosition = Atomic<Int>(.max)
 
     init(engine: EscalationEngine, clock: ManualClock) {
         self.engine = engine
         self.clock = clock
     }
 
-    var watchingArrivals: Bool { open.load(ordering: .relaxed) }
+    var watchingArrivals: Bool { open }
 
     func advance(to time: Double) {
-        if time < nextDue {
-            // An ack waits until the samples reach its time (the reader runs ahead of the detector thread).
-            guard ackCount.load(ordering: .acquiring) > 0, let first = queuedAcks.withLock({ $0.first?.time }),
-                  first <= time else { return }
-        }
-        settle(through: time, acksAt: true) { _ in }
-    }
-
-    func finish(at time: Double) {
-        let last = queuedAcks.withLock { $0.last?.time } ?? time
-        settle(through: max(time, last), acksAt: true) { _ in }
+        guard time >= nextDue else { return }
+        settle(through: time) { _ in }
     }
 
     func alert(_ alert: Alert, at time: Double) {
-        // Acks of the same instant come after the detection (they answer it).
-        settle(through: time, acksAt: false) { engine in _ = await engine.receive(alert) }
+        settle(through: time) { engine in _ = await engine.receive(alert) }
     }
 
-    func ack(_ ack: Ack, at time: Double) {
-        queuedAcks.withLock { $0.append((time, ack)) }
-        ackCount.add(1, ordering: .releasing)
+    func ack(_ ack: Ack, at time: Double, afterSamples samples: Int) {
+        queuedAcks.withLock { q in
+            q.append((samples, time, ack))
+            nextAckPosition.store(q[0].position, ordering: .releasing)
+        }
+    }
+
+    /// Hands over the acks queued before ring position `position`, each at its own time.
+    func takeAcks(before position: Int) {
+        let due = queuedAcks.withLock { q -> [(position: Int, time: Double, ack: Ack)] in
+            let n = q.firstIndex { $0.position > position } ?? q.count
+            defer {
+                q.removeFirst(n)
+                nextAckPosition.store(q.first?.position ?? .max, ordering: .releasing)
+            }
+            return Array(q[..<n])
+        }
+        for a in due { settle(through: a.time) { engine in await engine.receive(a.ack) } }
     }
 
     func evidence(_ evidence: HomeEvidence, at time: Double) {
-        settle(through: time, acksAt: true) { engine in await engine.receive(evidence) }
+        settle(through: time) { engine in await engine.receive(evidence) }
     }
 
-    /// Fires every timer and ack due up to `time` in time order, then runs `then` at `time`.
-    private func settle(through time: Double, acksAt: Bool, then: @escaping @Sendable (EscalationEngine) async -> Void) {
+    func finish(at time: Double) {
+        takeAcks(before: .max)
+        settle(through: time) { _ in }
+    }
+
+    /// Fires every timer due up to `time` in deadline order, then runs `then` at `time`.
+    private func settle(through time: Double, then: @escaping @Sendable (EscalationEngine) async -> Void) {
         if !started {
             started = true
             clock.setWall(time)
         }
-        let acks = queuedAcks.withLock { q -> [(time: Double, ack: Ack)] in
-            let n = q.firstIndex { acksAt ? $0.time > time : $0.time >= time } ?? q.count
-            defer { q.removeFirst(n) }
-            return Array(q[..<n])
-        }
-        if !acks.isEmpty { ackCount.subtract(acks.count, ordering: .relaxed) }
         let (engine, clock) = (self.engine, self.clock)
         let (due, isOpen) = blockingAwait { () async -> (Double, Bool) in
-            for a in acks {
-                await Self.fireTimers(engine, clock, through: a.time)
-                await engine.receive(a.ack)
-                await engine.waitForDeliveries()
-            }
             await Self.fireTimers(engine, clock, through: time)
             await then(engine)
             await engine.waitForDeliveries()
@@ -105,7 +107,7 @@ final class CaptureTimeEscalation: EscalationDriver, @unchecked Sendable {
             return (due, await !engine.openIncidents.isEmpty)
         }
         nextDue = due
-        open.store(isOpen, ordering: .relaxed)
+        open = isOpen
     }
 
     /// Fires each timer due up to `target` (virtual epoch seconds) at its own deadline, then moves the clock there.
@@ -164,7 +166,7 @@ final class LiveEscalation: EscalationDriver, Sendable {
     func advance(to time: Double) {}
     func finish(at time: Double) {}
     func alert(_ alert: Alert, at time: Double) { continuation.yield(.alert(alert)) }
-    func ack(_ ack: Ack, at time: Double) { continuation.yield(.ack(ack)) }
+    func ack(_ ack: Ack, at time: Double, afterSamples samples: Int) { continuation.yield(.ack(ack)) }
     func evidence(_ evidence: HomeEvidence, at time: Double) { continuation.yield(.evidence(evidence)) }
 
     /// Recovers the journal, then starts the tasks. Inputs given before are kept and taken after recovery.

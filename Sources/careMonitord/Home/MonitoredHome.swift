@@ -127,7 +127,7 @@ final class MonitoredHome: @unchecked Sendable {
               let (p, incident) = AckTopic.parse(String(decoding: topic, as: UTF8.self)), p == person else { return false }
         acksTaken.add(1, ordering: .relaxed)
         switch Ack.decode(incident: incident, payload: Array(payload)) {
-        case .success(let ack): escalation?.ack(ack, at: time)
+        case .success(let ack): escalation?.ack(ack, at: time, afterSamples: pipeline.stagedSamples)
         case .failure(let e): logger.notice("ack on \(String(decoding: topic, as: UTF8.self)) ignored: \(e)")
         }
         return true
@@ -178,16 +178,26 @@ enum HomeNotifiers {
     case none
 }
 
-/// The detector thread's processor: the detector engine, then arrival evidence while an incident is open, then
-/// the capture clock's escalation timers (one comparison per drained stretch when nothing is due).
+/// The detector thread's processor: the detector engine, and around it what escalation needs from the samples.
+/// Live, arrival evidence while an incident is open (escalation's own task keeps its timers). On the capture's
+/// clock, the stretch is cut at each sample where escalation may have something to do (an ack the reader met
+/// before this sample; a door, motion or button reading) and escalation takes it there, after the detectors have
+/// seen every sample before it. Every input to escalation (a detection, an ack, an arrival, the capture's end)
+/// first fires the timers due by its own time, at their deadlines, so the virtual clock needs no other driver and
+/// a replay gives the same lines whatever the threads' timing. Costs two comparisons per sample on the capture's
+/// clock with a circle, and nothing without one.
 final class HomeProcessor: SampleProcessor {
     let detectors: DetectorEngine
-    let escalation: (any EscalationDriver)?
+    let live: LiveEscalation?
+    let capture: CaptureTimeEscalation?
     var evidence: ArrivalEvidence
+    /// Samples taken from the ring so far (ring positions, as the reader counts them).
+    private var processed = 0
 
     init(detectors: DetectorEngine, escalation: (any EscalationDriver)?, evidence: ArrivalEvidence) {
         self.detectors = detectors
-        self.escalation = escalation
+        live = escalation as? LiveEscalation
+        capture = escalation as? CaptureTimeEscalation
         self.evidence = evidence
     }
 
@@ -196,17 +206,41 @@ final class HomeProcessor: SampleProcessor {
     }
 
     func process(_ stretch: UnsafeBufferPointer<Sample>) {
-        detectors.process(stretch)
-        guard let escalation else { return }
-        if escalation.watchingArrivals {
-            evidence.scan(stretch) { e, t in escalation.evidence(e, at: t) }
+        guard let capture else {
+            detectors.process(stretch)
+            if let live, live.watchingArrivals {
+                evidence.scan(stretch) { e, t in live.evidence(e, at: t) }
+            }
+            return
         }
-        escalation.advance(to: detectors.latestTime)
+        guard let base = stretch.baseAddress else { return }
+        var from = 0
+        var lastSignal = SignalID(.max)
+        var door = false
+        for i in 0..<stretch.count {
+            let s = base[i]
+            let position = processed + i
+            let ackDue = position >= capture.nextAckPosition.load(ordering: .acquiring)
+            if s.signal != lastSignal {
+                lastSignal = s.signal
+                door = evidence.isEvidence(s.signal)
+            }
+            // Every door, motion and button sample is a cut, open incident or not: where the stretch is cut must
+            // depend on the samples alone, not on how far the detectors had got.
+            guard ackDue || door else { continue }
+            if i > from { detectors.process(UnsafeBufferPointer(start: base + from, count: i - from)) }
+            from = i
+            if ackDue { capture.takeAcks(before: position) }
+            if door && capture.watchingArrivals {
+                evidence.scan(UnsafeBufferPointer(start: base + i, count: 1)) { e, t in capture.evidence(e, at: t) }
+            }
+        }
+        detectors.process(UnsafeBufferPointer(start: base + from, count: stretch.count - from))
+        processed += stretch.count
     }
 
     func advance(to time: Double) {
         detectors.advance(to: time)
-        escalation?.advance(to: time)
     }
 }
 
