@@ -1,21 +1,19 @@
-import Foundation
-
 /// Wall time in a person's own time zone (routines are local: "up by 08:10" means 08:10 in Leeds, winter or
-/// summer). Wraps the system's zone data (`/usr/share/zoneinfo`, Debian's tzdata) and caches the current UTC
-/// offset until the next transition, so asking per sample costs two comparisons.
+/// summer). Reads the system's zone data (`ZoneInfo`: `/usr/share/zoneinfo`, Debian's tzdata) and caches the
+/// current UTC offset until the next transition, so asking per sample costs two comparisons.
 ///
 /// Not thread-safe (the cache): one instance per detector thread.
 public final class LocalTime: @unchecked Sendable {
     // @unchecked Sendable: the cache is mutated by `offset(at:)`; an instance belongs to one thread (documented).
     public let identifier: String
-    private let zone: TimeZone
+    public let zone: ZoneInfo
     private var validFrom = Double.infinity
     private var validUntil = -Double.infinity
     private var cachedOffset = 0
 
     /// nil when the zone is unknown.
     public init?(identifier: String) {
-        guard let z = TimeZone(identifier: identifier) else { return nil }
+        guard let z = ZoneInfo(identifier: identifier) else { return nil }
         self.identifier = identifier
         zone = z
     }
@@ -23,16 +21,12 @@ public final class LocalTime: @unchecked Sendable {
     /// Seconds to add to UTC to get local time at `epoch`.
     public func offset(at epoch: Double) -> Int {
         if epoch >= validFrom && epoch < validUntil { return cachedOffset }
-        let date = Date(timeIntervalSince1970: epoch)
-        cachedOffset = zone.secondsFromGMT(for: date)
-        // Valid until the next transition (or a day, for zones without DST), from the start of this hour.
+        let second = Int64(epoch.rounded(.down))
+        cachedOffset = zone.offset(at: second)
+        // Valid until the next transition (or a day), from the start of this hour.
         validFrom = (epoch / 3600).rounded(.down) * 3600
-        if let next = zone.nextDaylightSavingTimeTransition(after: date) {
-            validUntil = min(next.timeIntervalSince1970, epoch + 86_400)
-        } else {
-            validUntil = epoch + 86_400
-        }
-        if zone.secondsFromGMT(for: Date(timeIntervalSince1970: validFrom)) != cachedOffset { validFrom = epoch }
+        validUntil = zone.nextChange(after: second, within: 86_400).map { min(Double($0), epoch + 86_400) } ?? epoch + 86_400
+        if zone.offset(at: Int64(validFrom)) != cachedOffset { validFrom = epoch }
         return cachedOffset
     }
 

@@ -23,6 +23,14 @@ public final class OSThread: @unchecked Sendable {
         precondition(rc == 0, "pthread_create failed: \(String(cString: strerror(rc)))")
     }
 
+    /// Starts `body` on a detached thread (nobody joins it; its resources go when it ends): for blocking work
+    /// handed off the cooperative pool.
+    public static func detached(_ body: @escaping @Sendable () -> Void) {
+        let t = OSThread(name: "detached", body)
+        pthread_detach(t.handle)
+        t.joined = true
+    }
+
     /// Waits for the thread to finish.
     public func join() {
         guard !joined else { return }

@@ -1,5 +1,4 @@
 import CareSupport
-import Foundation
 
 /// Everything Escalation needs for one home: the person, the circle, the policies, the notifier instances, the
 /// journal and the response targets. Decoded from the `escalation` part of the daemon's config.
@@ -82,7 +81,7 @@ public struct EscalationConfig: Sendable {
             person.id = r.string(p, "id", "person", required: true) ?? person.id
             person.name = r.string(p, "name", "person") ?? person.id
             if let tz = r.string(p, "timezone", "person") {
-                if let z = TimeZone(identifier: tz) { person.timeZone = z } else {
+                if let z = ZoneInfo(identifier: tz) { person.timeZone = z } else {
                     r.fail("person.timezone", "unknown time zone \"\(tz)\"; use an IANA name such as \"Europe/London\"")
                 }
             }

@@ -1,5 +1,4 @@
 import CareSupport
-import Foundation
 
 /// A test page waiting for its answer.
 struct PendingTest: Sendable, Equatable {
@@ -38,9 +37,9 @@ struct LocalDay: Sendable, Equatable {
     /// 0 = Sunday … 6 = Saturday.
     var weekday: Int
 
-    init(_ t: WallTime, in zone: TimeZone) {
+    init(_ t: WallTime, in zone: ZoneInfo) {
         let secs = t.milliseconds >= 0 ? t.milliseconds / 1000 : (t.milliseconds - 999) / 1000
-        let local = secs + Int64(zone.secondsFromGMT(for: Date(timeIntervalSince1970: Double(secs))))
+        let local = secs + Int64(zone.offset(at: secs))
         let d = local >= 0 ? local / 86400 : (local - 86399) / 86400
         day = Int(d)
         minute = Int((local - d * 86400) / 60)

@@ -53,7 +53,7 @@ struct EngineTests {
 
         let got = s.notifier.delivered
         if ProcessInfo.processInfo.environment["CM_PRINT_SCENARIO"] != nil {
-            for n in got { print("\(LocalTime(n.time, in: TimeZone(identifier: "Europe/London")!).hhmm) → \(n.member) [\(n.purpose.rawValue)] \(n.text)") }
+            for n in got { print("\(LocalTime(n.time, in: ZoneInfo(identifier: "Europe/London")!).hhmm) → \(n.member) [\(n.purpose.rawValue)] \(n.text)") }
         }
         // What each member got at each moment, in time order. Deliveries made at one moment go out concurrently, so
         // their order within the moment is not part of the contract (asserting it made this test flaky).

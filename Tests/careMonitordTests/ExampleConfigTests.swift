@@ -21,7 +21,16 @@ struct ExampleConfigTests {
     static let choices = ["person.contacts", "circle.members", "policies[]"]
     /// Text that has the shape of a relative path but is not a reference: names a test refuses on purpose (listed
     /// here too, in this file).
-    static let notReferences = ["Tests/CareSupportTests/SecretTests.swift": ["../../etc/shadow", "../pw"]]
+    /// Paths that name something outside the repository on purpose: a file `apt install` takes from the current
+    /// folder, and paths inside the Debian package.
+    static let notReferences = [
+        "Tests/CareSupportTests/SecretTests.swift": ["../../etc/shadow", "../pw"],
+        "README.md": ["./careMonitord_"],
+        "systemd/README.md": ["./careMonitord_"],
+        "Tests/careMonitordTests/PackageTests.swift": ["./usr/bin/careMonitord", "./lib/systemd/system/caremonitord.service",
+                                                       "./etc/caremonitord/caremonitord.json", "./usr/share/doc/caremonitord/README.md"],
+        "tools/build-deb": ["./DEBIAN"],
+    ]
 
     // MARK: - The documentation's keys
 

@@ -1,4 +1,3 @@
-import Foundation
 import CareSupport
 
 /// What a member of the circle is to the person: decides default tiers, wording and the two-responder rule (a
@@ -54,9 +53,9 @@ public struct LocalTime: Sendable, Equatable {
 
     public init(weekday: Int, minuteOfDay: Int) { self.weekday = weekday; self.minuteOfDay = minuteOfDay }
 
-    public init(_ t: WallTime, in zone: TimeZone) {
+    public init(_ t: WallTime, in zone: ZoneInfo) {
         let secs = t.milliseconds >= 0 ? t.milliseconds / 1000 : (t.milliseconds - 999) / 1000
-        let offset = Int64(zone.secondsFromGMT(for: Date(timeIntervalSince1970: Double(secs))))
+        let offset = Int64(zone.offset(at: secs))
         let local = secs + offset
         let day = local >= 0 ? local / 86400 : (local - 86399) / 86400
         minuteOfDay = Int((local - day * 86400) / 60)
@@ -155,10 +154,10 @@ public enum Unavailability: Sendable, Equatable, CustomStringConvertible {
 public struct PersonProfile: Sendable, Equatable {
     public var id: String
     public var name: String
-    public var timeZone: TimeZone
+    public var timeZone: ZoneInfo
     public var language: String
     public var contacts: [Contact]
-    public init(id: String, name: String, timeZone: TimeZone = TimeZone(identifier: "UTC")!, language: String = "en",
+    public init(id: String, name: String, timeZone: ZoneInfo = ZoneInfo(identifier: "UTC")!, language: String = "en",
                 contacts: [Contact] = []) {
         self.id = id; self.name = name; self.timeZone = timeZone; self.language = language; self.contacts = contacts
     }

@@ -1,5 +1,4 @@
 import CareSupport
-import Foundation
 
 /// Runs a program with CareSupport's `ChildProcess.run` (posix_spawn, cleared signal mask, its own process group,
 /// capped output, timeout then SIGTERM and SIGKILL) on a thread of its own: `run` blocks, and blocking the
@@ -20,6 +19,6 @@ enum ProgramRunner {
 /// Runs blocking work on a new thread and resumes when it is done.
 func offCooperativePool<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
     await withCheckedContinuation { cont in
-        Thread { cont.resume(returning: body()) }.start()
+        OSThread.detached { cont.resume(returning: body()) }
     }
 }
