@@ -263,6 +263,12 @@ public actor EscalationEngine {
     public func incident(_ id: String) -> Incident? { incidents[id] }
     public var openIncidents: [Incident] { order.compactMap { incidents[$0] }.filter { !$0.isClosed } }
     public var allIncidents: [Incident] { order.compactMap { incidents[$0] } }
+    /// Deliveries started and not finished yet.
+    public var deliveriesInFlight: Int { inFlight.count }
+    /// How many incidents this engine holds (opened, and not yet forgotten).
+    public var incidentCount: Int { order.count }
+    /// True while any incident is open.
+    public var hasOpenIncidents: Bool { order.contains { incidents[$0]?.isClosed == false } }
 
     /// Hands over the entries waiting for the daily digest and empties it (`runSchedule()` sends them itself at
     /// the digest time; take them only to send them some other way).
@@ -388,10 +394,7 @@ public actor EscalationEngine {
         guard let journal else { return RecoveryReport(openIncidents: [], redelivered: [], tornBytes: 0, corruptRecords: 0, expiredIncidents: 0) }
         let now = clock.moment()
         let load = try JournalFile.load(path: journal.path)
-        if let v = load.formatVersion, v > JournalFile.formatVersion {
-            throw JournalError(path: journal.path, operation: "recover", errno: 0,
-                               reason: "written in format \(v) by a newer careMonitord; this one reads format \(JournalFile.formatVersion): upgrade it, or move the file away to start a new journal")
-        }
+        try JournalFile.checkFormat(load, path: journal.path)
         let cutoff = WallTime(milliseconds: now.wall.milliseconds - Int64(config.journal.retentionDays) * 86_400_000)
         // A gateway that booted in 1970 must not delete everything: only apply retention to a plausible clock.
         let plausible = now.wall > RFC3339.parse("2024-01-01")!
@@ -486,6 +489,7 @@ public actor EscalationEngine {
         var keptIDs: Set<String>?
         if let journal {
             let load = try JournalFile.load(path: journal.path)
+            try JournalFile.checkFormat(load, path: journal.path)
             let (kept, n) = IncidentJournal.keep(load.records, droppingClosedBefore: date)
             if kept.count != load.records.count || load.corruptRecords > 0 { try journal.rewrite(kept) }
             dropped = n

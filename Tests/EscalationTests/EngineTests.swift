@@ -189,6 +189,9 @@ struct JournalTests {
         let engine = EscalationEngine(config: Fixture.config, clock: ManualClock(wall: Fixture.start, monotonic: MonotonicInstant(nanoseconds: 0)),
                                       notifiers: [:], stateDirectory: dir)
         await #expect(throws: JournalError.self) { try await engine.recover() }
+        #expect(throws: JournalError.self) { try IncidentJournal.read(directory: dir, person: "linda") }
+        #expect(throws: JournalError.self) { try IncidentJournal.forget(directory: dir, person: "linda", before: Fixture.start) }
+        #expect(try String(contentsOfFile: f.path, encoding: .utf8).hasPrefix(newer), "forget rewrote a newer journal")
         do { _ = try await engine.recover() } catch {
             #expect("\(error)".contains("format 2"), "\(error)")
         }

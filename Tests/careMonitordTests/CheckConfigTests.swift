@@ -89,4 +89,16 @@ struct CheckConfigTests {
         #expect(r.code == 65, "\(r.stderr)")
         #expect(r.summary?["messages"]?.doubleValue == 0, "the summary is still the last line: \(r.stderr)")
     }
+
+    /// What `run` would refuse, `check-config` refuses: a time-zone folder is not a zone; the broker's reconnect
+    /// delays in the wrong order.
+    @Test func checkConfigRefusesWhatRunWouldRefuse() throws {
+        let dir = try CLI.temporaryDirectory()
+        let tz = try CLI.write(#"{"person": {"id": "linda", "timezone": "Europe"}, "sources": [{"preset": "zigbee2mqtt"}]}"#, "tz.json", in: dir)
+        let r1 = try CLI.run(["check-config", tz])
+        #expect(r1.code == 78 && r1.stderr.contains("person.timezone"), "\(r1.stderr)")
+        let rc = try CLI.write(#"{"person": {"id": "linda", "timezone": "Europe/London"}, "broker": {"reconnect": {"initialDelay": 5, "maximumDelay": 1}}, "sources": [{"preset": "zigbee2mqtt"}]}"#, "rc.json", in: dir)
+        let r2 = try CLI.run(["check-config", rc])
+        #expect(r2.code == 78 && r2.stderr.contains("rc.json:1:") && r2.stderr.contains("broker"), "\(r2.stderr)")
+    }
 }

@@ -310,4 +310,27 @@ struct DaemonTests {
         #expect(d.process.terminate(SIGTERM))
         #expect(d.process.wait(timeout: .seconds(5)) == .exited(0))
     }
+
+    /// Without a broker the daemon says READY=1 after `broker.startupGraceSeconds` with a STATUS saying so; once
+    /// the broker is there, STATUS says it is watching.
+    @Test func readyAfterTheGraceWithoutABrokerThenStatusFollowsTheConnection() async throws {
+        let broker = try TestBroker()
+        let port = broker.port
+        broker.stop()
+        defer { broker.stop() }
+        let dir = try CLI.temporaryDirectory()
+        let text = daemonConfig(port: port).replacingOccurrences(of: #""reconnect":"#, with: #""startupGraceSeconds": 1, "reconnect":"#)
+        let config = try CLI.write(text, "c.json", in: dir)
+        let d = try RunningDaemon(config: config, stateDirectory: dir.path + "/state", directory: dir.path)
+        defer { d.stop() }
+        let ready = try #require(await d.waitFor("READY=1", timeout: .seconds(10)), "no READY=1 after the grace: \(d.stderr)")
+        #expect(d.systemd.messages.contains { $0.hasPrefix("STATUS=") && $0.contains("unreachable") }, "\(d.systemd.messages)")
+        #expect(d.stderr.contains("warning") && d.stderr.contains("unreachable"), "\(d.stderr)")
+        try broker.start()
+        #expect(await eventually(timeout: .seconds(15)) {
+            d.systemd.messages.dropFirst(ready).contains { $0.hasPrefix("STATUS=watching linda") }
+        }, "STATUS did not follow the connection: \(d.systemd.messages)")
+        #expect(d.process.terminate(SIGTERM))
+        #expect(d.process.wait(timeout: .seconds(5)) == .exited(0))
+    }
 }

@@ -87,4 +87,33 @@ struct HomeTests {
             #expect(outputs.count == 1, "\(name): \(outputs.count) different outputs")
         }
     }
+
+    /// Each incident's arrival is seen: the door's state is followed between incidents (an opening is a change from
+    /// closed), and a movement counts only after an opening during the same incident.
+    @Test func aSecondIncidentsArrivalIsSeenAndAStaleOpeningCountsForNothing() throws {
+        let seeds = CLI.repository.appendingPathComponent("seeds")
+        func at(_ hhmmss: String) -> String { "2026-11-23T\(hhmmss).000000" }
+        func fall(_ t: String) -> String { Self.line(at(t), "zigbee2mqtt/hallway radar", #"{"presence":true,"fall_down_status":"fall"}"#) }
+        func ack(_ t: String, _ id: String, _ action: String) -> String {
+            Self.line(at(t), "caremonitord/linda/incidents/\(id)/ack", #"{"member":"ben","action":"\#(action)"}"#)
+        }
+        func door(_ t: String, open: Bool) -> String { Self.line(at(t), "zigbee2mqtt/front door", #"{"contact":\#(!open)}"#) }
+        func motion(_ t: String) -> String { Self.line(at(t), "zigbee2mqtt/hallway motion", #"{"occupancy":true}"#) }
+        let first = "linda-20261123-140000", second = "linda-20261123-150000", third = "linda-20261123-160000"
+        let capture = [
+            fall("14:00:00"), ack("14:05:00", first, "claim"), door("14:10:00", open: true), motion("14:10:10"),
+            ack("14:20:00", first, "resolve"), door("14:21:00", open: false),
+            fall("15:00:00"), ack("15:05:00", second, "claim"), door("15:10:00", open: true), motion("15:10:10"),
+            ack("15:20:00", second, "resolve"),
+            // Left open after the second: the third incident's claim, then movement with no new opening.
+            fall("16:00:00"), ack("16:05:00", third, "claim"), motion("16:10:10"), ack("16:20:00", third, "resolve"),
+        ]
+        let dir = try CLI.temporaryDirectory()
+        let path = try CLI.write(capture.joined(separator: "\n") + "\n", "three.ndjson", in: dir)
+        let r = try CLI.run(["replay", "--config", seeds.appendingPathComponent("linda-fall.config.json").path, path])
+        #expect(r.code == 0, "\(r.stderr)")
+        let arrivals = r.stdout.split(separator: "\n").compactMap { try? JSONParser.parse(String($0)) }
+            .filter { $0["state"]?.stringValue == "arrived" }.compactMap { $0["incident"]?.stringValue }
+        #expect(arrivals == [first, second], "arrivals: \(arrivals)\n\(r.stdout)")
+    }
 }

@@ -52,6 +52,15 @@ final class JournalFile {
     static let formatVersion = 1
     static var header: JSONValue { .object(["t": "journal", "version": .number(Double(formatVersion))]) }
 
+    /// Refuses a journal written in a newer format (reading it as this one could misread it; rewriting it would
+    /// downgrade it).
+    static func checkFormat(_ load: JournalLoad, path: String) throws(JournalError) {
+        if let v = load.formatVersion, v > formatVersion {
+            throw JournalError(path: path, operation: "read", errno: 0,
+                               reason: "written in format \(v) by a newer careMonitord; this one reads format \(formatVersion): upgrade it, or move the file away to start a new journal")
+        }
+    }
+
     let path: String
     let directory: String
     private var fd: Int32 = -1
@@ -210,6 +219,7 @@ public enum IncidentJournal {
     public static func forget(directory: String, person: String, before date: WallTime) throws(JournalError) -> Int {
         let file = JournalFile(directory: directory, name: fileName(person: person))
         let load = try JournalFile.load(path: file.path)
+        try JournalFile.checkFormat(load, path: file.path)
         let (kept, dropped) = keep(load.records, droppingClosedBefore: date)
         if kept.count != load.records.count || load.corruptRecords > 0 { try file.rewrite(kept) }
         return dropped
@@ -217,6 +227,9 @@ public enum IncidentJournal {
 
     /// Reads a person's journal without changing it (for `incidents` and `disclosures`).
     public static func read(directory: String, person: String) throws(JournalError) -> [JSONValue] {
-        try JournalFile.load(path: JournalFile(directory: directory, name: fileName(person: person)).path, readOnly: true).records
+        let path = JournalFile(directory: directory, name: fileName(person: person)).path
+        let load = try JournalFile.load(path: path, readOnly: true)
+        try JournalFile.checkFormat(load, path: path)
+        return load.records
     }
 }

@@ -227,7 +227,10 @@ enum DemoCommand {
         // 4. Stop, then the response times from the journal the daemon kept.
         _ = daemon.terminate(SIGTERM)
         let exit = daemon.wait(timeout: .seconds(5))
-        say("\n[\(since())] careMonitord stopped (\(exit.map { "\($0)" } ?? "killed")); the response times its journal shows:")
+        guard exit == .exited(0) else {
+            throw CommandError(exitCode: ExitCode.software, message: "demo: careMonitord run did not stop cleanly on SIGTERM (\(exit.map { "\($0)" } ?? "still running after 5 s")); its log: \(daemonLog)")
+        }
+        say("\n[\(since())] careMonitord stopped on SIGTERM (exit 0); the response times its journal shows:")
         let report = try runSelf(["incidents", "--config", configPath, "--state-dir", stateDir], dir: dir)
         for line in report.split(separator: "\n") where !line.hasPrefix("    ") { say("  \(line)") }
         say("\nEverything ran on this machine: mosquitto, the daemon, the phones and the centre's receiver have stopped.")

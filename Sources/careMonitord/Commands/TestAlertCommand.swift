@@ -24,7 +24,10 @@ enum TestAlertCommand {
         guard escalation.member(memberID) != nil else {
             throw CommandError(exitCode: ExitCode.usage, message: "test-alert: \(memberID) is not in the circle (\(escalation.members.map(\.id).joined(separator: ", ")))")
         }
-        let timeout = Double(a.value("timeout") ?? "300") ?? 300
+        let timeoutText = a.value("timeout") ?? "300"
+        guard let timeout = Double(timeoutText), timeout > 0, timeout.isFinite else {
+            throw CommandError(exitCode: ExitCode.usage, message: "test-alert: --timeout must be a number of seconds > 0, not \"\(timeoutText)\"")
+        }
         let logger = Logger(label: "test-alert", minimumLevel: .notice)
         // The home of the config, live, with its real notifiers; no journal or learned state: the daemon owns those.
         let connection = ConnectionBox()

@@ -73,11 +73,21 @@ struct Configuration {
         let escalation = checkEscalation(document, problems: &problems)
         checkDetectors(document, problems: &problems)
         guard problems.isEmpty, var config else {
-            problems.sort { ($0.position?.line ?? 0, $0.position?.column ?? 0) < ($1.position?.line ?? 0, $1.position?.column ?? 0) }
-            // Two modules read `person`: one problem per field is enough.
+            problems = problems.enumerated().sorted {
+                ($0.element.position?.line ?? 0, $0.element.position?.column ?? 0, $0.offset)
+                    < ($1.element.position?.line ?? 0, $1.element.position?.column ?? 0, $1.offset)
+            }.map(\.element)
+            // Two modules read `person`: the same field's problem once (the first reader's words).
             var seen = Set<String>()
-            problems = problems.filter { seen.insert($0.path.isEmpty ? $0.message : $0.path).inserted }
+            problems = problems.filter { p in
+                let key = p.path.isEmpty ? p.message : p.path
+                return seen.insert(key + (p.path.hasPrefix("person.") ? "" : "\u{0}" + p.message)).inserted
+            }
             throw ConfigurationError(file: path, problems: problems)
+        }
+        // The broker settings as the MQTT client will check them at `run` (the reconnect delays' order, …).
+        do throws(MQTTError) { try (try? mqttConfiguration(config, routing: nil))?.validate() } catch {
+            throw ConfigurationError(file: path, problems: [.init(path: "broker", position: document.position(of: "broker"), message: error.message)])
         }
         config.escalation = escalation
         if escalation == nil, case .object(let root) = document.root {
@@ -228,9 +238,6 @@ struct Configuration {
                              warnings: warnings)
     }
 
-    static func timezoneExists(_ name: String) -> Bool {
-        if name == "UTC" || name == "Etc/UTC" { return true }
-        guard !name.contains(".."), !name.hasPrefix("/") else { return false }
-        return access("/usr/share/zoneinfo/\(name)", R_OK) == 0
-    }
+    /// The detectors and escalation read zones with `ZoneInfo`: what it cannot read is not a zone.
+    static func timezoneExists(_ name: String) -> Bool { ZoneInfo(identifier: name) != nil }
 }

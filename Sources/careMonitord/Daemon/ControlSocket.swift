@@ -29,6 +29,7 @@ final class ControlSocket {
         unlink(path)
         let s = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
         guard s >= 0, var addr = Self.address(path) else {
+            if s >= 0 { Glibc.close(s) }
             logger.error("control socket \(path): cannot create it; `careMonitord forget` will not reach the daemon")
             return
         }
@@ -53,9 +54,7 @@ final class ControlSocket {
             if c < 0 { return }
             _ = fcntl(c, F_SETFD, FD_CLOEXEC)
             defer { Glibc.close(c) }
-            var tv = timeval(tv_sec: 1, tv_usec: 0)
-            setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-            guard let request = Self.readLine(c) else { continue }
+            guard let request = Self.readLine(c, within: 1) else { continue }
             Self.writeLine(c, handle(request))
         }
     }
@@ -70,16 +69,17 @@ final class ControlSocket {
     /// The client side: sends one request and returns the reply, or nil when no daemon listens at `path`.
     static func ask(_ path: String, _ request: String, timeout: Int = 30) -> String? {
         let s = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard s >= 0, var addr = address(path) else { return nil }
+        guard s >= 0, var addr = address(path) else {
+            if s >= 0 { Glibc.close(s) }
+            return nil
+        }
         defer { Glibc.close(s) }
         let rc = withUnsafePointer(to: &addr) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(s, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
         guard rc == 0 else { return nil }
-        var tv = timeval(tv_sec: timeout, tv_usec: 0)
-        setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         writeLine(s, request)
-        return readLine(s) ?? "error the daemon did not answer within \(timeout) s"
+        return readLine(s, within: Double(timeout)) ?? "error the daemon did not answer within \(timeout) s"
     }
 
     private static func address(_ path: String) -> sockaddr_un? {
@@ -91,10 +91,17 @@ final class ControlSocket {
         return addr
     }
 
-    private static func readLine(_ fd: Int32) -> String? {
+    /// One line, or nil when none came whole within `seconds` (one deadline for the whole line: a client that
+    /// trickles bytes cannot hold the main loop).
+    private static func readLine(_ fd: Int32, within seconds: Double) -> String? {
+        let clock = SystemClock()
+        let deadline = clock.monotonicNow().advanced(bySeconds: seconds)
         var bytes: [UInt8] = []
         var b: UInt8 = 0
         while bytes.count < 4096 {
+            let left = deadline.nanoseconds - clock.monotonicNow().nanoseconds
+            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard left > 0, poll(&pfd, 1, Int32(min(left / 1_000_000 + 1, 60_000))) > 0 else { return nil }
             let n = read(fd, &b, 1)
             if n < 0 && errno == EINTR { continue }
             if n <= 0 { return bytes.isEmpty ? nil : String(decoding: bytes, as: UTF8.self) }

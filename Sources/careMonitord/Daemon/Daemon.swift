@@ -29,6 +29,7 @@ final class Daemon {
     private var ready = false
     private var startedAt: MonotonicInstant
     private var lastStatus = ""
+    private var lastStatusAt = MonotonicInstant(nanoseconds: 0)
     private var lastPing: (at: MonotonicInstant, detector: Int, escalation: Int)?
     private var hungReported = false
     private let control: ControlSocket
@@ -97,8 +98,13 @@ final class Daemon {
                 logger.notice("journal recovered: \(report.openIncidents.count) open incident(s) \(report.openIncidents.joined(separator: ", ")) continue; \(report.redelivered.count) notification(s) sent again")
             }
         }
+        do {
+            ingest = try startIngest(home)
+        } catch {
+            live?.stop(timeout: 3)  // never two engines on one journal
+            throw error
+        }
         escalation = live
-        ingest = try startIngest(home)
         self.config = config
         let circle = (try? escalationConfiguration(config))??.members.count
         logger.notice("watching \(config.person.id) (\(config.sources.count) source(s), \(circle.map { "a circle of \($0)" } ?? "no circle: detections only")); state in \(stateDirectory)")
@@ -123,7 +129,7 @@ final class Daemon {
         let client: MQTTClient
         do {
             client = try MQTTClient(configuration: mqtt, logger: logger.child("mqtt")) { m in
-                home.ingest(topic: m.topic, payload: m.payload, arrival: clock.wallNow())
+                home.ingestIfOpen(topic: m.topic, payload: m.payload, arrival: clock.wallNow())
             }
         } catch {
             throw CommandError(exitCode: ExitCode.config, message: "\(home.config.file): broker: \(error)")
@@ -152,8 +158,10 @@ final class Daemon {
         return Ingest(home: home, client: client, detectorThread: thread)
     }
 
-    /// Stops the ingest side: no more messages, the detector thread drains the ring and ends, learned state saved.
+    /// Stops the ingest side: no more messages taken (the MQTT thread drops them from now on), the detector thread
+    /// drains the ring and ends, learned state saved.
     private func stopIngest(_ ingest: Ingest, disconnect: Bool) {
+        ingest.home.closeIntake()
         ingest.home.finishInput()
         ingest.detectorThread.join()
         do { try ingest.home.saveLearnedState() } catch { logger.error("learned state not saved: \(error.message)") }
@@ -165,11 +173,11 @@ final class Daemon {
     /// then the broker hears `offline`.
     private func stop() {
         systemd.stopping()
-        guard let ingest else { return }
-        stopIngest(ingest, disconnect: false)
+        if let ingest { stopIngest(ingest, disconnect: false) }
         escalation?.stop(timeout: 3)
-        ingest.client.stop()
-        self.ingest = nil
+        ingest?.client.stop()
+        ingest = nil
+        escalation = nil
         logger.notice("stopped")
     }
 
@@ -191,7 +199,14 @@ final class Daemon {
         }
         guard let ingest else { return }
         if Self.ingestKey(next) == Self.ingestKey(config), let running = escalation, let fresh = candidate.escalation {
-            if let e = running.replace(with: fresh.engine) {
+            switch running.replace(with: fresh.engine) {
+            case .replaced: break
+            case .postponed(let n):
+                logger.warning("config not reloaded: \(n) notification(s) still being delivered; the running config is kept: reload again in a moment")
+                return
+            case .queued:
+                logger.warning("escalation is busy: the new circle and policies take over as soon as it is free")
+            case .failed(let e):
                 logger.error("config reload failed; the running config is kept: \(e)")
                 return
             }
@@ -239,9 +254,14 @@ final class Daemon {
                 logger.warning("the MQTT broker at \(config.broker.host):\(config.broker.port) is unreachable after \(Int(startupGrace)) s (\(fault)); sensors are not heard until it is back, journaled incidents keep escalating")
                 systemd.ready(status: statusLine())
             }
-        } else {
+        } else if seconds(lastStatusAt.duration(to: now)) >= 5 {
+            // At most every 5 s: the line counts messages.
             let line = statusLine()
-            if line != lastStatus { systemd.status(line) }
+            if line != lastStatus {
+                lastStatus = line
+                lastStatusAt = now
+                systemd.status(line)
+            }
         }
         pingWatchdog(now)
         control.serve(answer)
@@ -290,11 +310,9 @@ final class Daemon {
         guard let ingest else { return "stopped" }
         let s = ingest.client.status
         let broker = "\(config.broker.host):\(config.broker.port)"
-        let line = s.isConnected
+        return s.isConnected
             ? "watching \(config.person.id): \(ingest.home.pipeline.counts.messages) message(s) from \(broker)"
             : "broker \(broker) unreachable (\(s.lastFault?.message ?? "connecting")); retrying"
-        lastStatus = line
-        return line
     }
 }
 

@@ -26,6 +26,7 @@ final class WebhookReceiver: Sendable {
             p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, len) == 0 && listen(s, 8) == 0 && getsockname(s, $0, &len) == 0 }
         }
         guard ok else {
+            if s >= 0 { close(s) }
             throw CommandError(exitCode: ExitCode.unavailable, message: "demo: cannot listen on a loopback port for the webhook: \(String(cString: strerror(errno)))")
         }
         fd = s

@@ -9,7 +9,11 @@ import Escalation
 /// a `button` reading of one is the home button, a `motion` reading elsewhere (not `ignore`) is presence. Only the
 /// first movement after each opening of the door is passed on: the incident needs one, not one a second.
 ///
-/// Detector thread only; costs nothing while no incident is open (the home does not call it then).
+/// The door's state is followed on every reading, incident or not (an opening is a change from closed); evidence is
+/// sent only while an incident is open, and a movement counts only after an opening seen while the same incidents
+/// were open (`generation`: how many incidents escalation has opened so far).
+///
+/// Detector thread only.
 struct ArrivalEvidence {
     enum Role: UInt8 { case unresolved, none, frontDoor, inside, homeButton }
     private var roles: [Role] = []
@@ -17,13 +21,19 @@ struct ArrivalEvidence {
     private let rooms: RoomClassifier
     private let registry: SignalRegistry
     private var presenceDue = false
+    private var generation = -1
 
     init(rooms: RoomClassifier, registry: SignalRegistry) {
         self.rooms = rooms
         self.registry = registry
     }
 
-    mutating func scan(_ samples: UnsafeBufferPointer<Sample>, _ send: (HomeEvidence, Double) -> Void) {
+    mutating func scan(_ samples: UnsafeBufferPointer<Sample>, watching: Bool, generation g: Int,
+                       _ send: (HomeEvidence, Double) -> Void) {
+        if g != generation {
+            generation = g
+            presenceDue = false
+        }
         var last = SignalID(.max)
         var role = Role.none
         for s in samples {
@@ -36,18 +46,18 @@ struct ArrivalEvidence {
             case .frontDoor:
                 let i = Int(s.signal.rawValue)
                 let open = s.value == 0  // contact: true (1) is closed
-                if open && !doorOpen[i] {
+                if open && !doorOpen[i] && watching {
                     presenceDue = true
                     send(.doorOpened, s.time)
                 }
                 doorOpen[i] = open
             case .inside:
-                if s.value != 0 && presenceDue {
+                if s.value != 0 && presenceDue && watching {
                     presenceDue = false
                     send(.presence, s.time)
                 }
             case .homeButton:
-                send(.homeButton, s.time)
+                if watching { send(.homeButton, s.time) }
             }
         }
     }

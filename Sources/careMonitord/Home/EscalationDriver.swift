@@ -16,6 +16,8 @@ protocol EscalationDriver: AnyObject, Sendable {
     var engine: EscalationEngine { get }
     /// True while an incident is open: the home then looks for arrivals in its door and motion readings.
     var watchingArrivals: Bool { get }
+    /// How many incidents escalation has opened so far (an arrival belongs to the incidents open when the door opened).
+    var incidentsOpened: Int { get }
     /// The capture's time moved to `time` (epoch seconds): fire what became due (the virtual clock only).
     func advance(to time: Double)
     func alert(_ alert: Alert, at time: Double)
@@ -43,6 +45,7 @@ final class CaptureTimeEscalation: EscalationDriver, @unchecked Sendable {
     /// The wall time (on the virtual clock) of the earliest armed timer.
     private(set) var nextDue = Double.infinity
     private var open = false
+    private(set) var incidentsOpened = 0
     private let queuedAcks = Mutex<[(position: Int, time: Double, ack: Ack)]>([])
     /// The ring position before which the next queued ack is taken (Int.max: none).
     let nextAckPosition = Atomic<Int>(.max)
@@ -99,15 +102,16 @@ final class CaptureTimeEscalation: EscalationDriver, @unchecked Sendable {
             clock.setWall(time)
         }
         let (engine, clock) = (self.engine, self.clock)
-        let (due, isOpen) = blockingAwait { () async -> (Double, Bool) in
+        let (due, isOpen, opened) = blockingAwait { () async -> (Double, Bool, Int) in
             await Self.fireTimers(engine, clock, through: time)
             await then(engine)
             await engine.waitForDeliveries()
             let due = await engine.nextDeadline.map { clock.wallNow() + seconds(clock.monotonicNow().duration(to: $0)) } ?? .infinity
-            return (due, await !engine.openIncidents.isEmpty)
+            return (due, await engine.hasOpenIncidents, await engine.incidentCount)
         }
         nextDue = due
         open = isOpen
+        incidentsOpened = opened
     }
 
     /// Fires each timer due up to `target` (virtual epoch seconds) at its own deadline, then moves the clock there.
@@ -129,6 +133,18 @@ final class CaptureTimeEscalation: EscalationDriver, @unchecked Sendable {
 /// A second task only wakes the first (at the next deadline, at least every 250 ms); a third polls the notifiers
 /// that must be asked for answers (Pushover receipts, SMS replies), so a slow poll never holds up a timer.
 final class LiveEscalation: EscalationDriver, Sendable {
+    /// How a `replace` went.
+    enum Replacement: Sendable {
+        case replaced
+        /// Deliveries of the running engine were still under way after `replaceWait` seconds: nothing changed.
+        case postponed(deliveries: Int)
+        case failed(JournalError)
+        /// Escalation was busy with an earlier input for longer than the wait: the swap is queued behind it.
+        case queued
+    }
+    /// How long a reload waits for deliveries under way (timers wait meanwhile; systemd's watchdog must not).
+    static let replaceWait = 5.0
+
     enum Input: Sendable {
         case alert(Alert)
         case ack(Ack)
@@ -136,7 +152,7 @@ final class LiveEscalation: EscalationDriver, Sendable {
         /// Fire due timers and run the schedule (digest, heartbeat, weekly tests).
         case turn
         /// Hand over to another engine (a reloaded config): the old one finishes its deliveries first.
-        case replace(EscalationEngine, @Sendable (JournalError?) -> Void)
+        case replace(EscalationEngine, @Sendable (Replacement) -> Void)
         /// `careMonitord forget` through the control socket.
         case forget(WallTime, @Sendable (Result<Int, JournalError>) -> Void)
     }
@@ -146,6 +162,7 @@ final class LiveEscalation: EscalationDriver, Sendable {
     private let continuation: AsyncStream<Input>.Continuation
     private let tasks = Mutex<[Task<Void, Never>]>([])
     private let open = Atomic<Bool>(false)
+    private let opened = Atomic<Int>(0)
     /// Turns the serial task completed (inputs and timer turns): the watchdog's proof that escalation is alive.
     let turns = Atomic<Int>(0)
     /// The next deadline in monotonic nanoseconds (Int64.max: none), for the waking task.
@@ -162,6 +179,7 @@ final class LiveEscalation: EscalationDriver, Sendable {
 
     var engine: EscalationEngine { current.withLock { $0 } }
     var watchingArrivals: Bool { open.load(ordering: .relaxed) }
+    var incidentsOpened: Int { opened.load(ordering: .relaxed) }
 
     func advance(to time: Double) {}
     func finish(at time: Double) {}
@@ -216,31 +234,45 @@ final class LiveEscalation: EscalationDriver, Sendable {
             await engine.tick()
             if schedule { await engine.runSchedule() }
         case .replace(let next, let done):
-            await engine.waitForDeliveries()
-            do {
+            // The new engine recovers the journal: what the old one still has in flight would be sent twice.
+            let deadline = clock.monotonicNow().advanced(bySeconds: Self.replaceWait)
+            while await engine.deliveriesInFlight > 0 && clock.monotonicNow() < deadline {
+                try? await Task.sleep(for: .milliseconds(20))
+            }
+            let busy = await engine.deliveriesInFlight
+            if busy > 0 {
+                done(.postponed(deliveries: busy))
+                break
+            }
+            do throws(JournalError) {
                 _ = try await next.recover()
                 current.withLock { $0 = next }
-                done(nil)
+                done(.replaced)
             } catch {
-                done(error)
+                done(.failed(error))
             }
         case .forget(let before, let done):
             do throws(JournalError) { done(.success(try await engine.forget(before: before))) } catch { done(.failure(error)) }
         }
         let e = self.engine
         nextDeadline.store(await e.nextDeadline?.nanoseconds ?? .max, ordering: .relaxed)
-        open.store(await !e.openIncidents.isEmpty, ordering: .relaxed)
+        open.store(await e.hasOpenIncidents, ordering: .relaxed)
+        opened.store(await e.incidentCount, ordering: .relaxed)
         turns.add(1, ordering: .relaxed)
     }
 
     /// Swaps in the engine of a reloaded config between two inputs: it recovers the same journal, so open
-    /// incidents continue at their step. On a journal error the old engine stays.
-    func replace(with next: EscalationEngine) -> JournalError? {
-        let result = Mutex<JournalError??>(nil)
+    /// incidents continue at their step. The old engine stays when deliveries are still under way after
+    /// `replaceWait` seconds, or on a journal error. Waits at most a little longer than that.
+    func replace(with next: EscalationEngine) -> Replacement {
+        let result = Mutex<Replacement?>(nil)
         let done = DispatchSemaphore(value: 0)
-        continuation.yield(.replace(next) { e in result.withLock { $0 = .some(e) }; done.signal() })
-        done.wait()
-        return result.withLock { $0 ?? nil }
+        continuation.yield(.replace(next) { r in result.withLock { $0 = r }; done.signal() })
+        if done.wait(timeout: .now() + Self.replaceWait + 5) == .timedOut {
+            // The serial task is still in an earlier input: the swap happens when it gets here.
+            return .queued
+        }
+        return result.withLock { $0 ?? .queued }
     }
 
     /// Deletes closed incidents older than `before` from the journal and memory, between two inputs.

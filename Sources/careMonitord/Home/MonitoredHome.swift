@@ -22,7 +22,8 @@ import Glibc
 /// connects the source, so that one process can later serve many homes over one connection and a few threads.
 /// Everything in it is keyed by its person.
 ///
-/// Threads: `ingest`/`finishInput` on the one source thread; `runDetectors` on one detector thread; the rest on the
+/// Threads: `ingest` (`ingestIfOpen` for a live source) and `finishInput` on the one source thread, or
+/// `finishInput` on the thread that called `closeIntake`; `runDetectors` on one detector thread; the rest on the
 /// command's main thread.
 final class MonitoredHome: @unchecked Sendable {
     // @unchecked Sendable: the parts are used on the threads the type's comment names (the pipeline's contract);
@@ -37,6 +38,8 @@ final class MonitoredHome: @unchecked Sendable {
     let processor: HomeProcessor
     /// Messages on this person's ack topics taken out of the stream (they go to escalation, not the detectors).
     let acksTaken = Atomic<Int>(0)
+    private let intakeClosed = Atomic<Bool>(false)
+    private let intakeBusy = Atomic<Int>(0)
     private let logger: Logger
     private static let ackPrefix = Array("caremonitord/".utf8)
 
@@ -133,6 +136,23 @@ final class MonitoredHome: @unchecked Sendable {
         return true
     }
 
+    /// `ingest` for a live source that a stop may close from another thread (`closeIntake`): a message that comes
+    /// after it is dropped.
+    func ingestIfOpen(topic: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, arrival: Double) {
+        // Announce first, then look (and `closeIntake` the reverse): one of the two sees the other.
+        intakeBusy.add(1, ordering: .sequentiallyConsistent)
+        defer { intakeBusy.subtract(1, ordering: .sequentiallyConsistent) }
+        guard !intakeClosed.load(ordering: .sequentiallyConsistent) else { return }
+        ingest(topic: topic, payload: payload, arrival: arrival)
+    }
+
+    /// Stops taking messages from a live source and waits for one being taken now; the caller then owns the
+    /// source side (may call `finishInput`).
+    func closeIntake() {
+        intakeClosed.store(true, ordering: .sequentiallyConsistent)
+        while intakeBusy.load(ordering: .sequentiallyConsistent) != 0 { sched_yield() }
+    }
+
     /// The source has no more messages (a capture's end): the detector loop drains the ring and returns.
     func finishInput() { pipeline.finish() }
 
@@ -208,8 +228,8 @@ final class HomeProcessor: SampleProcessor {
     func process(_ stretch: UnsafeBufferPointer<Sample>) {
         guard let capture else {
             detectors.process(stretch)
-            if let live, live.watchingArrivals {
-                evidence.scan(stretch) { e, t in live.evidence(e, at: t) }
+            if let live {
+                evidence.scan(stretch, watching: live.watchingArrivals, generation: live.incidentsOpened) { e, t in live.evidence(e, at: t) }
             }
             return
         }
@@ -231,8 +251,9 @@ final class HomeProcessor: SampleProcessor {
             if i > from { detectors.process(UnsafeBufferPointer(start: base + from, count: i - from)) }
             from = i
             if ackDue { capture.takeAcks(before: position) }
-            if door && capture.watchingArrivals {
-                evidence.scan(UnsafeBufferPointer(start: base + i, count: 1)) { e, t in capture.evidence(e, at: t) }
+            if door {
+                evidence.scan(UnsafeBufferPointer(start: base + i, count: 1), watching: capture.watchingArrivals,
+                              generation: capture.incidentsOpened) { e, t in capture.evidence(e, at: t) }
             }
         }
         detectors.process(UnsafeBufferPointer(start: base + from, count: stretch.count - from))
