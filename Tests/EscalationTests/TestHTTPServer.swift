@@ -54,8 +54,15 @@ final class TestHTTPServer: Sendable {
 
     func setBehaviour(_ b: @escaping Behaviour) { state.withLock { $0.behaviour = b } }
 
+    /// Idempotent: `defer { server.stop() }` and then `deinit` must not close (or shut down) the descriptor twice,
+    /// since by the second time it may be another server's listener.
     func stop() {
-        let held = state.withLock { s -> [Int32] in s.stopped = true; return s.held }
+        let held = state.withLock { s -> [Int32]? in
+            if s.stopped { return nil }
+            s.stopped = true
+            return s.held
+        }
+        guard let held else { return }
         for fd in held { close(fd) }
         shutdown(listener, Int32(SHUT_RDWR))
         close(listener)

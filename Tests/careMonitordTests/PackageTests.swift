@@ -88,6 +88,8 @@ struct PackageTests {
             String($0.trimmingCharacters(in: .whitespaces).prefix { $0 != " " && $0 != "(" })
         })
         #expect(depends.contains("libmosquitto1") && depends.contains("libc6"), "\(depends)")
+        // The HTTP notifiers run the curl program; nothing links libcurl any more.
+        #expect(depends.contains("curl") && !depends.contains { $0.hasPrefix("libcurl") }, "\(depends)")
         #expect(!depends.contains { $0.range(of: "swift|foundation|dispatch|icu|blocksruntime", options: [.regularExpression, .caseInsensitive]) != nil },
                 "\(depends)")
 
@@ -118,18 +120,19 @@ struct PackageTests {
                 == Self.read(CLI.repository.appendingPathComponent("examples/linda.json").path))
 
         // Exactly the packages owning the libraries it links (found by `dpkg -S`, not the script's way), plus
-        // tzdata, whose files it reads. Nothing of the toolchain: the Swift runtime and Foundation are inside.
+        // tzdata, whose files it reads, and curl, which it runs. Nothing of the toolchain: the Swift runtime is
+        // inside, and Foundation is not used.
         var needed: [String] = []
         for line in try Self.run("objdump", ["-p", binary]).stdout.split(separator: "\n") {
             let words = line.split(separator: " ")
             if words.count == 2 && words[0] == "NEEDED" { needed.append(String(words[1])) }
         }
         #expect(needed.contains("libmosquitto.so.1"), "\(needed)")
-        #expect(!needed.contains { $0.hasPrefix("libswift") || $0.hasPrefix("libFoundation") || $0.hasPrefix("libdispatch") },
+        #expect(!needed.contains { $0.hasPrefix("libswift") || $0.hasPrefix("libFoundation") || $0.hasPrefix("libdispatch") || $0.hasPrefix("libcurl") },
                 "\(needed)")
         let multiarch = try Self.run("dpkg-architecture", ["-qDEB_HOST_MULTIARCH"]).stdout
             .trimmingCharacters(in: .whitespacesAndNewlines)
-        var owners: Set<String> = ["tzdata"]
+        var owners: Set<String> = ["tzdata", "curl"]
         for soname in needed {
             let found = try Self.run("dpkg", ["-S", "*/\(soname)"]).stdout.split(separator: "\n")
                 .filter { $0.contains("/\(multiarch)/") || $0.contains(" /lib64/") }

@@ -109,7 +109,7 @@ public struct RetryPolicy: Sendable, Equatable {
 ///   are redacted (`Redact`).
 /// - Delivering the same `OutgoingNotification.key` twice must be harmless: pass the key to services that
 ///   deduplicate, and make no other side effect depend on it being new.
-/// - Construction does the expensive set-up once (one `URLSession` per instance), so `attempt` is cheap.
+/// - Construction does the set-up once (URLs, the secrets to redact), so `attempt` only sends.
 public protocol Notifier: Sendable {
     /// The instance name contacts refer to.
     var name: String { get }
@@ -171,7 +171,7 @@ public enum Redact {
     /// The credentials inside a URL (userinfo, token-like query values), to redact wherever they show up again.
     public static func secrets(inURL s: String) -> [Secret] {
         var out: [Secret] = []
-        if let r = s.range(of: "://"), let at = s[r.upperBound...].firstIndex(of: "@"), !s[r.upperBound..<at].contains("/") {
+        if let r = s.firstRange(of: "://"), let at = s[r.upperBound...].firstIndex(of: "@"), !s[r.upperBound..<at].contains("/") {
             for part in s[r.upperBound..<at].split(separator: ":") { out.append(Secret(String(part))) }
         }
         if let q = s.firstIndex(of: "?") {
@@ -188,14 +188,14 @@ public enum Redact {
     public static func url(_ s: String) -> String {
         var out = s
         // userinfo: scheme://user:pass@host
-        if let r = out.range(of: "://"), let at = out[r.upperBound...].firstIndex(of: "@"),
+        if let r = out.firstRange(of: "://"), let at = out[r.upperBound...].firstIndex(of: "@"),
            !out[r.upperBound..<at].contains("/") {
             out.replaceSubrange(r.upperBound..<at, with: "<secret>")
         }
         for name in tokenNames {
             for sep in ["?", "&"] {
                 var searchFrom = out.startIndex
-                while let r = out.range(of: "\(sep)\(name)=", range: searchFrom..<out.endIndex) {
+                while let r = out[searchFrom..<out.endIndex].firstRange(of: "\(sep)\(name)=") {
                     let valueEnd = out[r.upperBound...].firstIndex(where: { $0 == "&" || $0 == " " || $0 == "\"" || $0 == "#" }) ?? out.endIndex
                     out.replaceSubrange(r.upperBound..<valueEnd, with: "<secret>")
                     searchFrom = out.index(r.upperBound, offsetBy: 8, limitedBy: out.endIndex) ?? out.endIndex
@@ -207,15 +207,26 @@ public enum Redact {
 }
 
 extension String {
+    /// Every occurrence of `target`, matched byte for byte in UTF-8 (as Foundation's literal search did, not
+    /// Character by Character: a secret followed by a combining mark is still found).
     func replacingAll(_ target: String, with replacement: String) -> String {
         guard !target.isEmpty else { return self }
-        var out = ""
-        var rest = self[...]
-        while let r = rest.range(of: target) {
-            out += rest[..<r.lowerBound]
-            out += replacement
-            rest = rest[r.upperBound...]
+        let hay = Array(utf8), needle = Array(target.utf8)
+        guard hay.count >= needle.count else { return self }
+        var out: [UInt8] = []
+        out.reserveCapacity(hay.count)
+        var i = 0
+        var found = false
+        while i < hay.count {
+            if hay[i] == needle[0], i + needle.count <= hay.count, hay[i..<(i + needle.count)].elementsEqual(needle) {
+                out += replacement.utf8
+                i += needle.count
+                found = true
+            } else {
+                out.append(hay[i])
+                i += 1
+            }
         }
-        return out + rest
+        return found ? String(decoding: out, as: UTF8.self) : self
     }
 }

@@ -95,7 +95,7 @@ public struct SMSNotifier: Notifier {
             let path = "\(dir)/\(name)"
             guard let bytes = DurableFile.read(path, limit: 64 * 1024) else { continue }
             let text = String(decoding: bytes, as: UTF8.self)
-            guard let split = text.range(of: "\n\n") else { continue }
+            guard let split = text.firstRange(of: "\n\n") else { continue }
             var from: String?
             for line in text[..<split.lowerBound].split(separator: "\n") where line.hasPrefix("From:") {
                 from = line.dropFirst(5).trimmingSpaces

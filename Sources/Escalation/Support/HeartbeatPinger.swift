@@ -13,7 +13,7 @@ final class HeartbeatPinger: Sendable {
         self.url = url
         let text = url.reveal()
         var secrets = [url]
-        if let (scheme, host) = Self.schemeAndHost(text), let r = text.range(of: "://") {
+        if let (scheme, host) = Self.schemeAndHost(text), let r = text.firstRange(of: "://") {
             let end = text[r.upperBound...].firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) ?? text.endIndex
             let rest = String(text[end...])
             if rest.count >= 3 { secrets.append(Secret(rest)) }
@@ -36,7 +36,7 @@ final class HeartbeatPinger: Sendable {
 
     /// "https", "hc-ping.com:443" out of a URL (userinfo dropped), or nil when it has no scheme.
     static func schemeAndHost(_ s: String) -> (String, String)? {
-        guard let r = s.range(of: "://") else { return nil }
+        guard let r = s.firstRange(of: "://") else { return nil }
         let scheme = s[..<r.lowerBound].lowercased()
         var rest = s[r.upperBound...]
         if let end = rest.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) { rest = rest[..<end] }
