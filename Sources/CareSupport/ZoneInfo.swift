@@ -88,9 +88,9 @@ public final class ZoneInfo: Sendable, Hashable, CustomStringConvertible {
 
     /// Seconds to add to UTC to get local time at `epoch`.
     public func offset(at epoch: Int64) -> Int {
-        if let last = transitions.last, epoch >= last, let rule { return rule.offset(at: epoch) }
-        if transitions.isEmpty { return Int(rule?.offset(at: epoch) ?? Int(initialOffset)) }
-        if epoch < transitions[0] { return Int(initialOffset) }
+        // After the last listed transition (or with none listed) the footer's rule holds, when there is one.
+        if let rule, epoch >= transitions.last ?? .min { return rule.offset(at: epoch) }
+        guard let first = transitions.first, epoch >= first else { return Int(initialOffset) }
         var lo = 0, hi = transitions.count - 1  // the last transition at or before epoch
         while lo < hi {
             let mid = (lo + hi + 1) / 2
@@ -101,11 +101,9 @@ public final class ZoneInfo: Sendable, Hashable, CustomStringConvertible {
 
     /// The next time after `epoch` at which the offset changes, if within `horizon` seconds (for caching).
     public func nextChange(after epoch: Int64, within horizon: Int64 = 86_400 * 400) -> Int64? {
-        if let i = transitions.firstIndex(where: { $0 > epoch }), transitions[i] - epoch <= horizon, rule == nil || i < transitions.count {
-            return transitions[i]
-        }
-        guard let rule else { return nil }
-        return rule.nextChange(after: max(epoch, transitions.last ?? epoch), within: horizon)
+        // A listed transition comes first; the rule holds only after the last one.
+        if let next = transitions.first(where: { $0 > epoch }) { return next - epoch <= horizon ? next : nil }
+        return rule?.nextChange(after: epoch, within: horizon)
     }
 }
 

@@ -20,12 +20,6 @@ func alert(from d: Detection) -> Alert {
                  time: WallTime(milliseconds: Int64((d.time * 1000).rounded())), device: d.device, detail: text)
 }
 
-/// The escalation part of a config, decoded when it was loaded; nil when the config has no circle: such a config is
-/// valid and only detects.
-func escalationConfiguration(_ config: Configuration) throws(CommandError) -> EscalationConfig? {
-    config.escalation
-}
-
 /// Runs an async body to completion from synchronous code (a command's main thread, never a pool thread).
 func blockingAwait<T: Sendable>(_ body: @escaping @Sendable () async -> T) -> T {
     let box = Mutex<T?>(nil)

@@ -24,7 +24,7 @@ enum AckCommand {
             }
             payload["eta"] = .number(Double(minutes))
         }
-        if let members = try escalationConfiguration(config)?.members.map(\.id), !members.contains(member), member != config.person.id {
+        if let members = config.escalation?.members.map(\.id), !members.contains(member), member != config.person.id {
             printError("warning: \(member) is not a member of \(config.person.id)'s circle (\(members.joined(separator: ", "))): the daemon will ignore this ack")
         }
         let client = try connectedClient(try mqttConfiguration(config, routing: nil, tool: "ack"), logger: Logger(label: "ack", minimumLevel: .warning))

@@ -1,5 +1,9 @@
 import CareSupport
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// sysexits(3) codes: what scripts and systemd can act on.
 enum ExitCode {
     static let ok: Int32 = 0
@@ -75,4 +79,40 @@ struct Arguments {
 /// Prints a line on stderr (unbuffered).
 func printError(_ text: String) {
     FileOutput.standardError.writeLine(text)
+}
+
+/// `--state-dir`, else `$STATE_DIRECTORY` (systemd's `StateDirectory=`; of several, the first), else
+/// /var/lib/caremonitord: where `run` keeps the journal and learned state and where the journal commands look.
+func stateDirectory(_ a: Arguments) -> String {
+    let fromSystemd = getenv("STATE_DIRECTORY").map { String(cString: $0) }?.split(separator: ":").first.map(String.init)
+    return a.value("state-dir") ?? fromSystemd ?? "/var/lib/caremonitord"
+}
+
+/// A private directory under /tmp for one run of a command (`evaluate`'s fresh state, the demo's files).
+enum ScratchDirectory {
+    static func make(for command: String) throws(CommandError) -> String {
+        var template = Array("/tmp/careMonitord-\(command)-XXXXXX".utf8CString)
+        guard let p = mkdtemp(&template) else {
+            throw CommandError(exitCode: ExitCode.ioError, message: "\(command): cannot create a temporary directory: \(String(cString: strerror(errno)))")
+        }
+        return String(cString: p)
+    }
+
+    /// Removes a scratch directory and what is in it (no symbolic link is followed).
+    static func remove(_ path: String) {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return }
+        if (st.st_mode & S_IFMT) == S_IFDIR, let dir = opendir(path) {
+            var names: [String] = []
+            while let e = readdir(dir) {
+                let name = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+                if name != "." && name != ".." { names.append(name) }
+            }
+            closedir(dir)
+            for n in names { remove("\(path)/\(n)") }
+            rmdir(path)
+        } else {
+            unlink(path)
+        }
+    }
 }

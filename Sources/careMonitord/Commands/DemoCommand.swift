@@ -61,9 +61,9 @@ enum DemoCommand {
             try Replay.ensureDirectory(keep)
             dir = keep
         } else {
-            dir = try temporaryDirectory()
+            dir = try ScratchDirectory.make(for: "demo")
         }
-        defer { if a.value("keep") == nil { EvaluateCommand.removeTree(dir) } }
+        defer { if a.value("keep") == nil { ScratchDirectory.remove(dir) } }
         let broker: PrivateBroker
         do { broker = try PrivateBroker() } catch {
             throw CommandError(exitCode: ExitCode.unavailable, message: "demo: \(error)")
@@ -259,13 +259,5 @@ enum DemoCommand {
             throw CommandError(exitCode: ExitCode.software, message: "demo: careMonitord \(arguments[0]) failed (\(r.status)):\n\(r.standardError.text)")
         }
         return r.standardOutput.text
-    }
-
-    static func temporaryDirectory() throws(CommandError) -> String {
-        var template = Array("/tmp/careMonitord-demo-XXXXXX".utf8CString)
-        guard let p = mkdtemp(&template) else {
-            throw CommandError(exitCode: ExitCode.ioError, message: "demo: cannot create a temporary directory: \(String(cString: strerror(errno)))")
-        }
-        return String(cString: p)
     }
 }

@@ -10,7 +10,7 @@ enum DisclosuresCommand {
         let a = try Arguments(command: "disclosures", args, valued: ["config", "state-dir", "since"], flags: ["json"])
         let (config, records) = try JournalAccess.open(a)
         let list = JournalQuery.disclosures(records, since: try JournalAccess.since(a))
-        let names = Dictionary((try escalationConfiguration(config)?.members ?? []).map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
+        let names = Dictionary((config.escalation?.members ?? []).map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
         let out = FileOutput.standardOutput
         if list.isEmpty && !a.flag("json") { out.writeLine("nobody was told anything about \(config.person.id)") }
         for d in list {

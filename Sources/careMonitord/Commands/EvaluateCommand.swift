@@ -52,14 +52,10 @@ enum EvaluateCommand {
         if let d = a.value("state-dir") {
             stateDirectory = d
         } else {
-            var template = Array("/tmp/careMonitord-evaluate-XXXXXX".utf8CString)
-            guard let p = mkdtemp(&template) else {
-                throw CommandError(exitCode: ExitCode.ioError, message: "evaluate: cannot create a temporary state directory: \(String(cString: strerror(errno)))")
-            }
-            stateDirectory = String(cString: p)
+            stateDirectory = try ScratchDirectory.make(for: "evaluate")
             temporary = stateDirectory
         }
-        defer { if let t = temporary { removeTree(t) } }
+        defer { if let t = temporary { ScratchDirectory.remove(t) } }
         let collected = DetectionCollector()
         let result = try Replay.run(config: config, files: a.positional, stateDirectory: stateDirectory, progress: false, onDetection: { d in
             collected.append(d)
@@ -105,24 +101,6 @@ enum EvaluateCommand {
             }
         }
         return (first, last)
-    }
-
-    /// Removes the temporary state directory (files and directories, no symbolic link is followed).
-    static func removeTree(_ path: String) {
-        var st = stat()
-        guard lstat(path, &st) == 0 else { return }
-        if (st.st_mode & S_IFMT) == S_IFDIR, let dir = opendir(path) {
-            var names: [String] = []
-            while let e = readdir(dir) {
-                let name = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-                if name != "." && name != ".." { names.append(name) }
-            }
-            closedir(dir)
-            for n in names { removeTree("\(path)/\(n)") }
-            rmdir(path)
-        } else {
-            unlink(path)
-        }
     }
 }
 

@@ -10,7 +10,7 @@ enum IncidentsCommand {
     static func run(_ args: ArraySlice<String>) throws(CommandError) -> Int32 {
         let a = try Arguments(command: "incidents", args, valued: ["config", "state-dir", "since"], flags: ["json"])
         let (config, records) = try JournalAccess.open(a)
-        let targets = try escalationConfiguration(config)?.targets ?? ResponseTargets()
+        let targets = config.escalation?.targets ?? ResponseTargets()
         let since = try JournalAccess.since(a)
         let now = WallTime(milliseconds: Int64(SystemClock().wallNow() * 1000))
         let reports = JournalQuery.incidents(records, since: since, targets: targets, now: now)

@@ -25,10 +25,3 @@ enum RunCommand {
         return try Daemon(configPath: path, stateDirectory: stateDirectory, config: config, logger: logger).run()
     }
 }
-
-/// `--state-dir`, else `$STATE_DIRECTORY` (systemd's `StateDirectory=`; of several, the first), else
-/// /var/lib/caremonitord: where `run` keeps the journal and learned state and where the journal commands look.
-func stateDirectory(_ a: Arguments) -> String {
-    let fromSystemd = getenv("STATE_DIRECTORY").map { String(cString: $0) }?.split(separator: ":").first.map(String.init)
-    return a.value("state-dir") ?? fromSystemd ?? "/var/lib/caremonitord"
-}

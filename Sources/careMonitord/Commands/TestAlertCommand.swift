@@ -18,7 +18,7 @@ enum TestAlertCommand {
         let a = try Arguments(command: "test-alert", args, valued: ["config", "member", "timeout"], flags: ["all-contacts"])
         let config = try loadConfiguration(try a.required("config"))
         let memberID = try a.required("member")
-        guard let escalation = try escalationConfiguration(config) else {
+        guard let escalation = config.escalation else {
             throw CommandError(exitCode: ExitCode.config, message: "test-alert: \(config.file) has no circle: nobody to test")
         }
         guard escalation.member(memberID) != nil else {

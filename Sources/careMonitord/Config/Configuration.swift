@@ -77,12 +77,9 @@ struct Configuration {
                 ($0.element.position?.line ?? 0, $0.element.position?.column ?? 0, $0.offset)
                     < ($1.element.position?.line ?? 0, $1.element.position?.column ?? 0, $1.offset)
             }.map(\.element)
-            // Two modules read `person`: the same field's problem once (the first reader's words).
-            var seen = Set<String>()
-            problems = problems.filter { p in
-                let key = p.path.isEmpty ? p.message : p.path
-                return seen.insert(key + (p.path.hasPrefix("person.") ? "" : "\u{0}" + p.message)).inserted
-            }
+            // Two modules read `person`: a field of it is reported once (in the first reader's words).
+            var seenPerson = Set<String>()
+            problems = problems.filter { !$0.path.hasPrefix("person.") || seenPerson.insert($0.path).inserted }
             throw ConfigurationError(file: path, problems: problems)
         }
         // The broker settings as the MQTT client will check them at `run` (the reconnect delays' order, …).

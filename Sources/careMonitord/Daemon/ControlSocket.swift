@@ -28,15 +28,13 @@ final class ControlSocket {
     func listen(logger: Logger) {
         unlink(path)
         let s = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
-        guard s >= 0, var addr = Self.address(path) else {
+        guard s >= 0, let addr = UnixSocketAddress(path) else {
             if s >= 0 { Glibc.close(s) }
             logger.error("control socket \(path): cannot create it; `careMonitord forget` will not reach the daemon")
             return
         }
         let old = umask(0o177)
-        let ok = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        } == 0 && Glibc.listen(s, 4) == 0
+        let ok = addr.withSockaddr { bind(s, $0, $1) } == 0 && Glibc.listen(s, 4) == 0
         umask(old)
         guard ok else {
             logger.error("control socket \(path): \(String(cString: strerror(errno))); `careMonitord forget` will not reach the daemon")
@@ -69,26 +67,15 @@ final class ControlSocket {
     /// The client side: sends one request and returns the reply, or nil when no daemon listens at `path`.
     static func ask(_ path: String, _ request: String, timeout: Int = 30) -> String? {
         let s = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard s >= 0, var addr = address(path) else {
+        guard s >= 0, let addr = UnixSocketAddress(path) else {
             if s >= 0 { Glibc.close(s) }
             return nil
         }
         defer { Glibc.close(s) }
-        let rc = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(s, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
+        let rc = addr.withSockaddr { connect(s, $0, $1) }
         guard rc == 0 else { return nil }
         writeLine(s, request)
         return readLine(s, within: Double(timeout)) ?? "error the daemon did not answer within \(timeout) s"
-    }
-
-    private static func address(_ path: String) -> sockaddr_un? {
-        var addr = sockaddr_un()
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else { return nil }
-        addr.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &addr.sun_path) { p in for (i, b) in bytes.enumerated() { p[i] = b } }
-        return addr
     }
 
     /// One line, or nil when none came whole within `seconds` (one deadline for the whole line: a client that

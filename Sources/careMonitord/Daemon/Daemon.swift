@@ -106,7 +106,7 @@ final class Daemon {
         }
         escalation = live
         self.config = config
-        let circle = (try? escalationConfiguration(config))??.members.count
+        let circle = config.escalation?.members.count
         logger.notice("watching \(config.person.id) (\(config.sources.count) source(s), \(circle.map { "a circle of \($0)" } ?? "no circle: detections only")); state in \(stateDirectory)")
     }
 

@@ -15,8 +15,7 @@ import Glibc
 /// Main thread only (one socket, no lock).
 final class SystemdNotify {
     private var fd: Int32 = -1
-    private var address = sockaddr_un()
-    private var addressLength = socklen_t(0)
+    private var address: UnixSocketAddress?
     private var failed = false
     private let logger: Logger
     /// Half the watchdog interval, in seconds, when systemd asked for `WATCHDOG=1` pings (`$WATCHDOG_USEC`).
@@ -32,22 +31,15 @@ final class SystemdNotify {
         watchdogInterval = interval
         defer { for v in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"] { unsetenv(v) } }
         guard let path = environment("NOTIFY_SOCKET"), !path.isEmpty else { return }
-        var bytes = Array(path.utf8)
-        if bytes[0] == UInt8(ascii: "@") { bytes[0] = 0 }  // abstract namespace
-        else if bytes[0] != UInt8(ascii: "/") {
+        guard path.hasPrefix("/") || path.hasPrefix("@") else {
             logger.error("NOTIFY_SOCKET=\(path) is neither a path nor an abstract socket (@name); systemd will not hear from us")
             return
         }
-        let capacity = MemoryLayout.size(ofValue: address.sun_path)
-        guard bytes.count < capacity else {
-            logger.error("NOTIFY_SOCKET is longer than \(capacity - 1) bytes; systemd will not hear from us")
+        guard let a = UnixSocketAddress(path) else {
+            logger.error("NOTIFY_SOCKET is too long for a socket address; systemd will not hear from us")
             return
         }
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { p in
-            for (i, b) in bytes.enumerated() { p[i] = b }
-        }
-        addressLength = socklen_t(MemoryLayout<sa_family_t>.size + bytes.count)
+        address = a
         fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         if fd < 0 { logger.error("cannot open a socket for NOTIFY_SOCKET: \(String(cString: strerror(errno)))") }
     }
@@ -59,14 +51,10 @@ final class SystemdNotify {
 
     /// Sends assignments such as `["READY=1", "STATUS=watching 12 sensors"]` in one datagram.
     func send(_ assignments: [String]) {
-        guard fd >= 0 else { return }
+        guard fd >= 0, let address else { return }
         let text = assignments.map { String($0.map { $0 == "\n" ? " " : $0 }) }.joined(separator: "\n")
         let n = text.utf8CString.withUnsafeBufferPointer { buf in
-            withUnsafePointer(to: &address) { a in
-                a.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
-                    sendto(fd, buf.baseAddress, buf.count - 1, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT), sa, addressLength)
-                }
-            }
+            address.withSockaddr { sendto(fd, buf.baseAddress, buf.count - 1, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT), $0, $1) }
         }
         if n < 0 && !failed {
             failed = true

@@ -61,7 +61,7 @@ final class WebhookReceiver: Sendable {
             guard let end = find(data, Array("\r\n\r\n".utf8)) else { continue }
             let head = String(decoding: data[..<end], as: UTF8.self).lowercased()
             let length = head.split(separator: "\r\n").first { $0.hasPrefix("content-length:") }
-                .flatMap { Int($0.dropFirst("content-length:".count).trimmingCharacters()) } ?? 0
+                .flatMap { Int(String($0.dropFirst("content-length:".count).filter { $0 != " " })) } ?? 0
             if data.count - end - 4 >= length { return Array(data[(end + 4)..<(end + 4 + length)]) }
         }
     }
@@ -81,8 +81,4 @@ final class WebhookReceiver: Sendable {
         close(fd)
         thread.withLock { $0?.join(); $0 = nil }
     }
-}
-
-extension Substring {
-    func trimmingCharacters() -> String { String(self.drop { $0 == " " }.reversed().drop { $0 == " " || $0 == "\r" }.reversed()) }
 }

@@ -89,7 +89,7 @@ final class MonitoredHome: @unchecked Sendable {
     private static func makeEscalation(_ config: Configuration, clock: HomeClock, notifiers: HomeNotifiers,
                                        stateDirectory: String?, logger: Logger,
                                        events: @escaping @Sendable (String) -> Void) throws(CommandError) -> (any EscalationDriver)? {
-        guard let escalation = try escalationConfiguration(config) else { return nil }
+        guard let escalation = config.escalation else { return nil }
         var instances: [String: any Notifier] = [:]
         switch notifiers {
         case .none: return nil
@@ -237,10 +237,12 @@ final class HomeProcessor: SampleProcessor {
         var from = 0
         var lastSignal = SignalID(.max)
         var door = false
+        // An ack queued while this stretch is taken was read after its samples: it falls at or after its end.
+        var nextAck = capture.nextAckPosition.load(ordering: .acquiring)
         for i in 0..<stretch.count {
             let s = base[i]
             let position = processed + i
-            let ackDue = position >= capture.nextAckPosition.load(ordering: .acquiring)
+            let ackDue = position >= nextAck
             if s.signal != lastSignal {
                 lastSignal = s.signal
                 door = evidence.isEvidence(s.signal)
@@ -250,7 +252,10 @@ final class HomeProcessor: SampleProcessor {
             guard ackDue || door else { continue }
             if i > from { detectors.process(UnsafeBufferPointer(start: base + from, count: i - from)) }
             from = i
-            if ackDue { capture.takeAcks(before: position) }
+            if ackDue {
+                capture.takeAcks(before: position)
+                nextAck = capture.nextAckPosition.load(ordering: .acquiring)
+            }
             if door {
                 evidence.scan(UnsafeBufferPointer(start: base + i, count: 1), watching: capture.watchingArrivals,
                               generation: capture.incidentsOpened) { e, t in capture.evidence(e, at: t) }
