@@ -40,6 +40,38 @@ public enum DetectionKind: String, Sendable, CaseIterable, Hashable {
     }
 }
 
+/// The words people read about each kind, in one table so that escalation never guesses from the kind's name.
+extension DetectionKind {
+    public var wording: KindWording {
+        let fine = "Are you all right?"
+        switch self {
+        case .fall: return KindWording(headline: "Fall detected", question: "Did you fall?")
+        case .sos: return KindWording(headline: "{name} pressed {their} help button", question: "Do you need help?")
+        case .smoke:
+            return KindWording(headline: "Smoke alarm", question: "The smoke alarm is sounding. Are you safe?",
+                               advice: "If you cannot reach {name} at once, call the fire brigade (999 or 112). Do not go in: wait for the fire brigade outside.")
+        case .co:
+            return KindWording(headline: "Carbon monoxide alarm", question: "The carbon monoxide alarm is sounding. Open a door and go outside. Are you safe?",
+                               advice: "Call the fire brigade (999 or 112). Do not go in: carbon monoxide can overcome you too.")
+        case .waterLeak: return KindWording(headline: "Water leak", question: fine, advice: "If it is safe, turn off the water at the stopcock.")
+        case .inactivity: return KindWording(headline: "No movement detected", question: fine)
+        case .notUp: return KindWording(headline: "Not up at the usual time", question: "Good morning. Are you all right?")
+        case .bathroomDwell: return KindWording(headline: "In the bathroom much longer than usual", question: fine)
+        case .notHome: return KindWording(headline: "Not home at the usual time", question: fine)
+        case .nightWandering: return KindWording(headline: "Front door opened at night", question: "It is the middle of the night. Are you all right?")
+        case .applianceLeftOn: return KindWording(headline: "An appliance was left on", question: "Did you leave something on?")
+        case .coldHome: return KindWording(headline: "The home is cold", question: "Your home is cold. Are you warm enough?")
+        case .hotHome: return KindWording(headline: "The home is hot", question: "Your home is hot. Are you all right?")
+        case .vitalOutOfRange: return KindWording(headline: "A vital sign is out of range", question: fine)
+        case .routineDrift: return KindWording(headline: "The daily routine has changed", question: fine)
+        case .sensorSilent: return KindWording(headline: "A sensor went silent", question: fine)
+        case .batteryLow: return KindWording(headline: "A battery is low", question: fine)
+        case .notWorn: return KindWording(headline: "The wristband is not worn", question: fine)
+        case .deviceOffline: return KindWording(headline: "A device is offline", question: fine)
+        }
+    }
+}
+
 public enum Severity: String, Sendable, Comparable, CaseIterable {
     case info, warning, critical
     var rank: Int { switch self { case .info: 0; case .warning: 1; case .critical: 2 } }

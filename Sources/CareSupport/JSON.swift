@@ -19,6 +19,11 @@ public enum JSONValue: Sendable, Equatable {
     public var boolValue: Bool? { if case .bool(let b) = self { b } else { nil } }
     public var doubleValue: Double? { if case .number(let n) = self { n.value } else { nil } }
     public var isNull: Bool { if case .null = self { true } else { false } }
+    /// The number as an `Int64` when it is a whole number in range; nil for fractions, NaN, infinities and numbers
+    /// too large (a hand-edited or corrupt file must not crash a conversion).
+    public var exactInt64: Int64? { doubleValue.flatMap { $0.isFinite ? Int64(exactly: $0.rounded()) : nil } }
+    /// `exactInt64` as an `Int`.
+    public var exactInt: Int? { exactInt64.flatMap { Int(exactly: $0) } }
 
     /// The JSON type's name, for error messages ("expected a number, found a string").
     public var typeName: String {

@@ -45,7 +45,30 @@ public struct Logger: Sendable {
 
     public func log(_ level: LogLevel, _ message: @autoclosure () -> String) {
         guard level >= minimumLevel else { return }
-        sink(level, label.isEmpty ? message() : "\(label): \(message())")
+        let text = Self.escapingControlCharacters(message())
+        sink(level, label.isEmpty ? text : "\(label): \(text)")
+    }
+
+    /// One message is one line: a newline or escape sequence inside it (an ack's member id `a\nb`, a payload)
+    /// is written as `\n`, `\u{1b}`…, so nobody can forge a log line or a journal priority by sending one.
+    public static func escapingControlCharacters(_ s: String) -> String {
+        guard s.unicodeScalars.contains(where: isControl) else { return s }
+        var out = ""
+        out.reserveCapacity(s.utf8.count + 8)
+        for u in s.unicodeScalars {
+            switch u {
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where isControl(u): out += "\\u{\(String(u.value, radix: 16))}"
+            default: out.unicodeScalars.append(u)
+            }
+        }
+        return out
+    }
+
+    static func isControl(_ u: Unicode.Scalar) -> Bool {
+        u.value < 0x20 || u.value == 0x7f || (0x80...0x9f).contains(u.value) || u.value == 0x2028 || u.value == 0x2029
     }
 
     public func debug(_ message: @autoclosure () -> String) { log(.debug, message()) }

@@ -14,6 +14,8 @@ public struct EscalationConfig: Sendable {
     public var digest: DigestSettings
     /// The daily heartbeat to `technical` members and the optional heartbeat URL ping (`heartbeat`).
     public var heartbeat: HeartbeatSettings
+    /// Paths of secrets written inline in the config (`check-config` warns: use a file or a credential).
+    public var inlineSecrets: [String] = []
 
     public init(person: PersonProfile, members: [Member] = [], policies: PolicySet = PolicySet(),
                 notifiers: [String: any NotifierConfiguration] = [:], journal: JournalSettings = JournalSettings(),
@@ -77,7 +79,7 @@ public struct EscalationConfig: Sendable {
         // person
         var person = PersonProfile(id: "person", name: "the person")
         if let p = r.object(top["person"], "person") {
-            r.allowOnly(p, ["id", "name", "timezone", "language", "contacts"], "person")
+            r.allowOnly(p, ["id", "name", "timezone", "language", "contacts", "pronouns"], "person")
             person.id = r.string(p, "id", "person", required: true) ?? person.id
             person.name = r.string(p, "name", "person") ?? person.id
             if let tz = r.string(p, "timezone", "person") {
@@ -86,6 +88,11 @@ public struct EscalationConfig: Sendable {
                 }
             }
             person.language = language(p, "person", &r) ?? "en"
+            if let pr = r.string(p, "pronouns", "person") {
+                if let v = Pronouns(rawValue: pr) { person.pronouns = v } else {
+                    r.fail("person.pronouns", "\"\(pr)\" is not one of \(Pronouns.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+            }
             person.contacts = contacts(p, "person", &r, notifiers: &notifiers, registry: registry)
         }
 
@@ -133,8 +140,10 @@ public struct EscalationConfig: Sendable {
         }
         var heartbeat = HeartbeatSettings()
         if let h = r.object(top["heartbeat"], "heartbeat") { heartbeat = decodeHeartbeat(h, "heartbeat", &r) }
-        return EscalationConfig(person: person, members: members, policies: PolicySet(policies), notifiers: notifiers,
-                                journal: journal, targets: targets, digest: digest, heartbeat: heartbeat)
+        var config = EscalationConfig(person: person, members: members, policies: PolicySet(policies), notifiers: notifiers,
+                                      journal: journal, targets: targets, digest: digest, heartbeat: heartbeat)
+        config.inlineSecrets = r.inlineSecrets
+        return config
     }
 
     static func language(_ o: JSONObject, _ path: String, _ r: inout ConfigReader) -> String? {
@@ -174,7 +183,7 @@ public struct EscalationConfig: Sendable {
                 r.fail("\(p).address", problem)
                 continue
             }
-            out.append(Contact(notifier: n, address: address))
+            out.append(Contact(notifier: n, address: address, answers: notifiers[n]?.answerPath ?? .none))
         }
         return out
     }

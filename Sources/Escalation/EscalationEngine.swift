@@ -44,6 +44,9 @@ public actor EscalationEngine {
     /// as `delivered` records.
     var systemKeys: Set<String> = []
     let pinger: HeartbeatPinger?
+    let answers: AnswerCheck
+    /// Answers refused because they could not show they came from the member they name (no token, a wrong one).
+    public private(set) var refusedAnswers = 0
     #if DEBUG
     /// Broken incident invariants seen after a step (debug builds; tests expect none).
     public private(set) var invariantViolations: [String] = []
@@ -54,8 +57,8 @@ public actor EscalationEngine {
     ///   - bootID: identifies the monotonic clock's timeline (`/proc/sys/kernel/random/boot_id`); when it differs
     ///     from the journal's, timers are re-armed from wall-clock time elapsed instead.
     public init(config: EscalationConfig, clock: any CareClock, notifiers: [String: any Notifier],
-                stateDirectory: String?, bootID: String = EscalationEngine.currentBootID(), logger: Logger = .silent,
-                events: @escaping @Sendable (EventLine) -> Void = { _ in }) {
+                stateDirectory: String?, answers: AnswerCheck = .recorded, bootID: String = EscalationEngine.currentBootID(),
+                logger: Logger = .silent, events: @escaping @Sendable (EventLine) -> Void = { _ in }) {
         self.person = config.person.id
         self.config = config
         self.clock = clock
@@ -65,6 +68,7 @@ public actor EscalationEngine {
         self.bootID = bootID
         self.journal = stateDirectory.map { JournalFile(directory: $0, name: IncidentJournal.fileName(person: config.person.id)) }
         self.pinger = config.heartbeat.url.map { HeartbeatPinger(url: $0) }
+        self.answers = answers
     }
 
     public static func currentBootID() -> String {
@@ -112,8 +116,32 @@ public actor EscalationEngine {
         return route
     }
 
-    /// An answer from the ack topic, an ntfy button, an SMS reply, a Pushover receipt or `careMonitord ack`.
+    /// The token a message to `member` about `incident` (or a test) carries; nil when answers are not checked.
+    public func answerToken(incident: String, member: String) -> String? {
+        guard case .tokens(let key) = answers else { return nil }
+        return key.token(person: person, incident: incident, member: member)
+    }
+
+    /// True when the answer shows it came from the member it names. Refusals are logged and counted.
+    func authentic(_ ack: Ack) -> Bool {
+        guard case .tokens(let key) = answers else { return true }
+        let why: String
+        switch ack.proof {
+        case .channel: return true
+        case .token(let t):
+            if key.verify(t, person: person, incident: ack.incident, member: ack.member) { return true }
+            why = "its token is not the one sent to that member for that incident"
+        case .none: why = "it carries no token (answers must copy the \"token\" of the member's page)"
+        }
+        refusedAnswers += 1
+        logger.warning("answer \(ack.action.rawValue) to \(ack.incident) naming \(ack.member) via \(ack.via) refused: \(why); \(refusedAnswers) refused since start")
+        return false
+    }
+
+    /// An answer from the ack topic, an ntfy button, an SMS reply, a Pushover receipt or `careMonitord ack`. When
+    /// answers are checked, one that cannot show it came from the member it names is refused.
     public func receive(_ ack: Ack) {
+        guard authentic(ack) else { return }
         if schedule.weeklyPending[ack.incident] != nil {
             weeklyTestAnswered(ack)
             return
@@ -152,14 +180,14 @@ public actor EscalationEngine {
             // No incident: perhaps the answer to a test page.
             if let test = schedule.weeklyPending.filter({ $0.value.member == m.id }).max(by: { $0.value.sentAt < $1.value.sentAt })?.key
                 ?? pendingTests.first(where: { $0.value == m.id })?.key {
-                let ack = Ack(incident: test, member: m.id, action: action, etaMinutes: eta, via: notifier)
+                let ack = Ack(incident: test, member: m.id, action: action, etaMinutes: eta, via: notifier, proof: .channel)
                 receive(ack)
                 return ack
             }
             logger.notice("reply from \(m.id) via \(notifier) but no open incident they were told about; ignored")
             return nil
         }
-        let ack = Ack(incident: inc.id, member: m.id, action: action, etaMinutes: eta, via: notifier)
+        let ack = Ack(incident: inc.id, member: m.id, action: action, etaMinutes: eta, via: notifier, proof: .channel)
         receive(ack)
         return ack
     }
@@ -210,10 +238,14 @@ public actor EscalationEngine {
         }
     }
 
-    /// Sends a marked test page to one member (`careMonitord test-alert --member ID`) on their first contact, or on
-    /// all of them. Its answer comes back as an ack for the returned test id; `testAnswered(_:)` tells.
+    /// Sends a marked test page to one member (`careMonitord test-alert --member ID`), or to the person's own
+    /// channels (her id), on their first contact or on all of them. Its answer comes back as an ack for the returned
+    /// test id; `testAnswered(_:)` tells.
     public func sendTestAlert(to memberID: String, allContacts: Bool = false) async -> (id: String, outcomes: [DeliveryOutcome])? {
-        guard let m = config.member(memberID) else { return nil }
+        let m: Member
+        if let member = config.member(memberID) { m = member } else if memberID == person {
+            m = Member(id: person, name: config.person.name, role: .family, relationship: "the person", contacts: config.person.contacts)
+        } else { return nil }
         let now = clock.moment()
         let id = "test-\(person)-\(now.wall.milliseconds)"
         pendingTests[id] = memberID
@@ -349,6 +381,8 @@ public actor EscalationEngine {
             return
         }
         let log = logger
+        var n = n
+        n.token = answerToken(incident: n.incident, member: n.member)
         inFlight[n.key] = Task {
             let outcome = await notifier.deliver(n, logger: log)
             self.finished(n, outcome)
@@ -411,14 +445,14 @@ public actor EscalationEngine {
             }
         }
         for r in records {
-            if let wall = r["wall"]?.stringValue.flatMap(RFC3339.parse), let mono = r["mono"]?.doubleValue, let boot = r["boot"]?.stringValue {
-                last = (Int64(mono), wall, boot)
+            if let wall = r["wall"]?.stringValue.flatMap(RFC3339.parse), let mono = r["mono"]?.exactInt64, let boot = r["boot"]?.stringValue {
+                last = (mono, wall, boot)
             }
             switch r["t"]?.stringValue {
             case "step":
                 guard let id = r["incident"]?.stringValue, let input = JournalCodec.input(r["input"], incident: id),
-                      let wall = r["wall"]?.stringValue.flatMap(RFC3339.parse), let mono = r["mono"]?.doubleValue else { continue }
-                let m = Moment(monotonic: MonotonicInstant(nanoseconds: Int64(mono)), wall: wall)
+                      let wall = r["wall"]?.stringValue.flatMap(RFC3339.parse), let mono = r["mono"]?.exactInt64 else { continue }
+                let m = Moment(monotonic: MonotonicInstant(nanoseconds: mono), wall: wall)
                 switch input {
                 case .open(let alert):
                     var inc = Incident(id: id, alert: alert, context: IncidentContext(config: config, kind: alert.kind, severity: alert.severity))
@@ -511,8 +545,8 @@ public actor EscalationEngine {
     public static func lastMoment(stateDirectory: String, person: String) -> Moment? {
         guard let rs = try? IncidentJournal.read(directory: stateDirectory, person: person) else { return nil }
         for r in rs.reversed() {
-            if let w = r["wall"]?.stringValue.flatMap(RFC3339.parse), let m = r["mono"]?.doubleValue {
-                return Moment(monotonic: MonotonicInstant(nanoseconds: Int64(m)), wall: w)
+            if let w = r["wall"]?.stringValue.flatMap(RFC3339.parse), let m = r["mono"]?.exactInt64 {
+                return Moment(monotonic: MonotonicInstant(nanoseconds: m), wall: w)
             }
         }
         return nil

@@ -227,10 +227,13 @@ extension EscalationEngine {
     }
 
     func testNotification(id: String, member m: Member, contact c: Contact, contactIndex i: Int, at now: Moment) -> OutgoingNotification {
-        OutgoingNotification(
+        var n = OutgoingNotification(
             key: "\(id)/\(i)", incident: id, person: person, personName: config.person.name, member: m.id, notifier: c.notifier,
             address: c.address, kind: "test", severity: .info, purpose: .test, tier: 0, title: "careMonitord test",
-            text: Messages.testPage(config.person), time: now.wall, incidentState: "test", actions: [.claim])
+            text: Messages.join(Messages.testPage(config.person), Messages.howToAnswer(m, on: c, severity: .info, purpose: .test)),
+            time: now.wall, incidentState: "test", actions: [.claim])
+        n.token = answerToken(incident: id, member: m.id)
+        return n
     }
 
     func weeklyTestAnswered(_ ack: Ack) {
@@ -313,20 +316,20 @@ extension EscalationEngine {
 
     /// Recovery: what a journaled `send` record says the schedule already did.
     func replaySchedule(_ r: JSONValue) {
-        let day = r["day"]?.doubleValue.map { Int($0) }
+        let day = r["day"]?.exactInt
         switch r["job"]?.stringValue {
         case "digest":
-            guard let slot = r["slot"]?.doubleValue.map({ Int($0) }), let day else { return }
+            guard let slot = r["slot"]?.exactInt, let day else { return }
             schedule.digestDone[slot] = max(schedule.digestDone[slot] ?? day, day)
             digest.removeAll { digestSlot($0) == slot }
         case "heartbeat":
             if let day { schedule.heartbeatDone = max(schedule.heartbeatDone ?? day, day) }
         case "weekly-test":
             guard let id = r["test"]?.stringValue, let member = r["member"]?.stringValue, let day,
-                  let deadline = r["deadline"]?.doubleValue, let sentAt = r["sentAt"]?.stringValue.flatMap(RFC3339.parse) else { return }
+                  let deadline = r["deadline"]?.exactInt64, let sentAt = r["sentAt"]?.stringValue.flatMap(RFC3339.parse) else { return }
             schedule.weeklyDone[member] = max(schedule.weeklyDone[member] ?? day, day)
-            schedule.weeklyPending[id] = PendingTest(member: member, sentAt: sentAt, deadline: MonotonicInstant(nanoseconds: Int64(deadline)),
-                                                     answerMinutes: r["answerMinutes"]?.doubleValue.map { Int($0) } ?? 60)
+            schedule.weeklyPending[id] = PendingTest(member: member, sentAt: sentAt, deadline: MonotonicInstant(nanoseconds: deadline),
+                                                     answerMinutes: r["answerMinutes"]?.exactInt ?? 60)
         case "test-report":
             if let id = r["test"]?.stringValue { schedule.weeklyPending[id] = nil }
         default: break

@@ -17,7 +17,8 @@ func alert(from d: Detection) -> Alert {
         ?? (d.detail.isEmpty ? "" : JSONWriter.serialize(.object(d.detail)))
     return Alert(person: d.person, kind: d.kind.rawValue, severity: severity,
                  state: d.state == .raised ? .raised : .cleared,
-                 time: WallTime(milliseconds: Int64((d.time * 1000).rounded())), device: d.device, detail: text)
+                 time: WallTime(milliseconds: Int64((d.time * 1000).rounded())), device: d.device, detail: text,
+                 wording: d.kind.wording)
 }
 
 /// Runs an async body to completion from synchronous code (a command's main thread, never a pool thread).

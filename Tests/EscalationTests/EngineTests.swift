@@ -70,13 +70,13 @@ struct EngineTests {
         #expect(moments.map(\.count).reduce(0, +) == got.count, "one message per member per moment")
         guard moments.count == 6 else { return }
         #expect(moments[0]["linda"]?.hasPrefix("Did you fall?") == true)
-        #expect(moments[1]["anna"] == "Linda: Fall detected 14:02 (hallway). Can you go?")
-        #expect(moments[2]["ben"] == "Linda: Fall detected 14:02 (hallway). Anna (daughter) can't go. Can you go?")
-        #expect(moments[2]["carol"] == "Linda: Fall detected 14:02 (hallway). Anna (daughter) can't go. Ben (neighbour) paged 14:04, no reply. Can you go?")
-        #expect(moments[3]["anna"] == "Linda: Ben (neighbour) is going, ETA 10 min. Fall detected 14:02 (hallway). Carol (volunteer) paged 14:04, no reply. Thank you: no need to go unless you hear again.")
-        #expect(moments[3]["carol"] == "Linda: Ben (neighbour) is going, ETA 10 min. Fall detected 14:02 (hallway). Anna (daughter) can't go. Thank you: no need to go unless you hear again.")
-        #expect(moments[3]["ben"] == "Thank you, Ben: you are going to Linda, ETA 10 min. Fall detected 14:02 (hallway). Anna (daughter) can't go. Carol (volunteer) paged 14:04, no reply. Press \"arrived\" when you are there.")
-        #expect(moments[4]["anna"] == "Linda: Ben (neighbour) arrived 14:15 (confirmed by front door, then movement inside). Fall detected 14:02 (hallway).")
+        #expect(moments[1]["anna"] == "Linda: Fall detected at 14:02 (hallway). Can you go?")
+        #expect(moments[2]["ben"] == "Linda: Fall detected at 14:02 (hallway). Anna (daughter) can't go. Can you go?")
+        #expect(moments[2]["carol"] == "Linda: Fall detected at 14:02 (hallway). Anna (daughter) can't go. Ben (neighbour) paged 14:04, no reply. Can you go?")
+        #expect(moments[3]["anna"] == "Linda: Ben (neighbour) is going, ETA 10 min. Fall detected at 14:02 (hallway). Carol (volunteer) paged 14:04, no reply. Thank you: no need to go unless you hear again.")
+        #expect(moments[3]["carol"] == "Linda: Ben (neighbour) is going, ETA 10 min. Fall detected at 14:02 (hallway). Anna (daughter) can't go. Thank you: no need to go unless you hear again.")
+        #expect(moments[3]["ben"] == "Thank you, Ben: you are going to Linda, ETA 10 min. Fall detected at 14:02 (hallway). Anna (daughter) can't go. Carol (volunteer) paged 14:04, no reply. Press \"arrived\" when you are there.")
+        #expect(moments[4]["anna"] == "Linda: Ben (neighbour) arrived 14:15 (confirmed by front door, then movement inside). Fall detected at 14:02 (hallway).")
         #expect(moments[5]["anna"]?.hasPrefix("All clear for Linda: Ben (neighbour) resolved it at 14:30.") == true)
         let states = s.lines.all.compactMap { if case .incident(_, _, _, _, let st, _) = $0 { st } else { nil } }
         #expect(states == ["opened", "self-cancel-window", "escalating", "claimed", "arrived", "resolved"])
@@ -240,7 +240,7 @@ struct JournalTests {
         await s.advance(60)
         let d = JournalQuery.disclosures(try IncidentJournal.read(directory: dir, person: "linda"))
         #expect(d.map(\.member) == ["linda", "anna"])
-        #expect(d[1].text == "Linda: Fall detected 14:02 (hallway). Can you go?")
+        #expect(d[1].text == "Linda: Fall detected at 14:02 (hallway). Can you go?")
         #expect(d[1].time == Fixture.start.adding(seconds: 60))
         #expect(d[1].notifier == "mqtt")
     }
@@ -348,7 +348,7 @@ struct RebootRecoveryTests {
         h.fire(.selfCancel)
         h.advance(30)
         h.ack("linda", .cancel)
-        #expect(h.lastSends.map(\.text) == ["All clear: Linda pressed \"I'm fine\" at 14:03; nobody needs to go. Fall detected 14:02 (hallway)."])
+        #expect(h.lastSends.map(\.text) == ["All clear: Linda pressed \"I'm fine\" at 14:03; nobody needs to go. Fall detected at 14:02 (hallway)."])
         #expect(h.lastSends.map(\.member) == ["anna"])
     }
 }

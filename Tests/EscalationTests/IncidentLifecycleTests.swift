@@ -131,12 +131,12 @@ struct IncidentBehaviourTests {
         h.advance(120)
         h.ack("anna", .decline)                 // 14:05 Anna can't: Ben and Carol paged at once
         let benPage = h.pages(to: "ben").last!
-        #expect(benPage.text == "Linda: Fall detected 14:02 (hallway). Anna (daughter) can't go. Can you go?")
+        #expect(benPage.text == "Linda: Fall detected at 14:02 (hallway). Anna (daughter) can't go. Can you go?")
         h.advance(60)
         h.ack("ben", .claim, eta: 10)
         let toCarol = h.lastSends.first { $0.member == "carol" }!
         #expect(toCarol.purpose == .update)
-        #expect(toCarol.text == "Linda: Ben (neighbour) is going, ETA 10 min. Fall detected 14:02 (hallway). Anna (daughter) can't go. Thank you: no need to go unless you hear again.")
+        #expect(toCarol.text == "Linda: Ben (neighbour) is going, ETA 10 min. Fall detected at 14:02 (hallway). Anna (daughter) can't go. Thank you: no need to go unless you hear again.")
         let toAnna = h.lastSends.first { $0.member == "anna" }!
         #expect(toAnna.text.contains("Ben (neighbour) is going"))
         let toBen = h.lastSends.first { $0.member == "ben" }!
@@ -150,7 +150,7 @@ struct IncidentBehaviourTests {
         h.fire(.selfCancel)
         h.run(for: 300)
         let text = h.pages(to: "ben").last!.text
-        #expect(text == "Linda: Fall detected 14:02 (hallway). Anna (daughter) paged 14:03, no reply. Can you go?")
+        #expect(text == "Linda: Fall detected at 14:02 (hallway). Anna (daughter) paged 14:03, no reply. Can you go?")
     }
 
     @Test func allClearGoesToEveryonePagedWithWhoResolvedIt() {

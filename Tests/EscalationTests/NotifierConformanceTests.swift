@@ -139,7 +139,7 @@ final class FakePublisher: MessagePublisher {
 func sampleNotification(address: String = "!room:example.org", purpose: NotificationPurpose = .page, severity: Severity = .critical) -> OutgoingNotification {
     OutgoingNotification(key: "linda-20261123-140200/3", incident: "linda-20261123-140200", person: "linda", personName: "Linda",
                          member: "anna", notifier: "x", address: address, kind: "fall", severity: severity, purpose: purpose, tier: 1,
-                         title: "Linda: fall — can you go?", text: "Linda: Fall detected 14:02 (hallway). Can you go?",
+                         title: "Linda: fall — can you go?", text: "Linda: Fall detected at 14:02 (hallway). Can you go?",
                          time: RFC3339.parse("2026-11-23T14:03:00.125Z")!, incidentState: "escalating", actions: [.claim, .decline])
 }
 

@@ -90,7 +90,7 @@ struct NotifierRequestTests {
         #expect(r.method == "PUT")
         #expect(r.path == "/_matrix/client/v3/rooms/%21room%3Aexample.org/send/m.room.message/linda-20261123-140200%2F3")
         #expect(r.header("Authorization") == "Bearer \(Self.token)")
-        #expect(try json(r.body) == ["msgtype": "m.text", "body": "Linda: fall — can you go?\nLinda: Fall detected 14:02 (hallway). Can you go?"])
+        #expect(try json(r.body) == ["msgtype": "m.text", "body": "Linda: fall — can you go?\nLinda: Fall detected at 14:02 (hallway). Can you go?"])
     }
 
     @Test func webhookSendsAlertmanagerVersion4ShapeWithOurIncident() async throws {
@@ -135,7 +135,7 @@ struct NotifierRequestTests {
         })
         #expect(form["token"] == Self.token && form["user"] == "uQiRzpo4DXghDmr9QzzfQu27cmVRsG")
         #expect(form["priority"] == "2" && form["retry"] == "60" && form["expire"] == "3600")
-        #expect(form["message"] == "Linda: Fall detected 14:02 (hallway). Can you go?")
+        #expect(form["message"] == "Linda: Fall detected at 14:02 (hallway). Can you go?")
 
         let t0 = ContinuousClock.now
         #expect(await n.pollReceipts(now: t0).isEmpty)
@@ -158,7 +158,7 @@ struct NotifierRequestTests {
         let n = PushoverNotifier(name: "pushover", url: server.baseURL, token: Secret(Self.token))
         _ = await n.deliver(sampleNotification(address: "uQiRzpo4DXghDmr9QzzfQu27cmVRsG"))
         let acks = await n.pollReceipts()
-        #expect(acks == [Ack(incident: "linda-20261123-140200", member: "anna", action: .claim, via: "pushover")])
+        #expect(acks == [Ack(incident: "linda-20261123-140200", member: "anna", action: .claim, via: "pushover", proof: .channel)])
         #expect(n.pendingReceipts.isEmpty)
     }
 
@@ -170,7 +170,7 @@ struct NotifierRequestTests {
         _ = await n.deliver(sampleNotification(address: "+44 7700 900123"))
         let file = spool + "/outgoing/caremonitord-linda-20261123-140200_3"
         #expect(try String(contentsOfFile: file, encoding: .utf8)
-                == "To: 447700900123\n\nLinda: Fall detected 14:02 (hallway). Can you go? Reply 1 if you are going, 2 if you can't.\n")
+                == "To: 447700900123\n\nLinda: Fall detected at 14:02 (hallway). Can you go? Reply 1 if you are going, 2 if you can't.\n")
         try "From: 447700900123\nFrom_SMSC: 447785016005\nSent: 26-11-23 14:04:10\nReceived: 26-11-23 14:04:15\nSubject: GSM1\n\n1 15\n"
             .write(toFile: spool + "/incoming/GSM1.abc", atomically: true, encoding: .utf8)
         let replies = n.readReplies()
@@ -226,7 +226,7 @@ struct NotifierRequestTests {
         let n = EmailNotifier(name: "email", from: "care@linda.example")
         let m = n.message(sampleNotification(address: "anna@example.org"))
         #expect(m.hasPrefix("From: care@linda.example\r\nTo: anna@example.org\r\nSubject: Linda: fall — can you go?\r\nMessage-ID: <linda-20261123-140200.3@caremonitord>\r\n"))
-        #expect(m.hasSuffix("\r\n\r\nLinda: Fall detected 14:02 (hallway). Can you go?\r\n"))
+        #expect(m.hasSuffix("\r\n\r\nLinda: Fall detected at 14:02 (hallway). Can you go?\r\n"))
     }
 
     @Test func mqttPublishesTheAlertJSONToTheContactsTopic() async {

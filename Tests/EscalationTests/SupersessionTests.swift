@@ -10,7 +10,8 @@ struct SupersessionTests {
     static let inactivityAt = Fixture.start.adding(seconds: -720)   // 13:50
 
     static func inactivity(at t: WallTime = inactivityAt) -> Alert {
-        Alert(person: "linda", kind: "inactivity", severity: .warning, time: t, device: "living room")
+        Alert(person: "linda", kind: "inactivity", severity: .warning, time: t, device: "living room",
+              wording: KindWording(headline: "No movement detected", question: "Are you all right?"))
     }
 
     @Test func fallOpeningStandsDownTheOpenInactivityIncidentAndTellsThoseAlreadyPaged() async throws {
@@ -30,7 +31,7 @@ struct SupersessionTests {
         let toAnna = try #require(s.notifier.delivered.last { $0.member == "anna" && $0.incident == old.id })
         #expect(toAnna.purpose == .allClear)
         #expect(toAnna.title == "Linda: inactivity alert replaced by the fall alert", "not an \"all clear\" while a fall is open")
-        #expect(toAnna.text == "Stand down for Linda: superseded by the fall incident opened 14:02 (hallway). No movement detected 13:50 (living room). "
+        #expect(toAnna.text == "Stand down for Linda: superseded by the fall incident opened 14:02 (hallway). No movement detected at 13:50 (living room). "
             + "Alerts continue under the fall incident; if you are already on your way, please keep going.")
         // The fall carries on from its own start (the self-check to Linda), and shows in the event lines.
         #expect(await s.engine.openIncidents.map(\.id) == ["linda-20261123-140200"])

@@ -49,7 +49,8 @@ enum Fixture {
     }
 
     static func fall(at t: WallTime = start, severity: Severity = .critical) -> Alert {
-        Alert(person: "linda", kind: "fall", severity: severity, time: t, device: "hallway")
+        Alert(person: "linda", kind: "fall", severity: severity, time: t, device: "hallway",
+              wording: KindWording(headline: "Fall detected", question: "Did you fall?"))
     }
 }
 

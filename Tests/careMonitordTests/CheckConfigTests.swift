@@ -101,4 +101,30 @@ struct CheckConfigTests {
         let r2 = try CLI.run(["check-config", rc])
         #expect(r2.code == 78 && r2.stderr.contains("rc.json:1:") && r2.stderr.contains("broker"), "\(r2.stderr)")
     }
+
+    /// A member nobody can hear back from, an inline token and a token sent in clear are all reported.
+    @Test func checkConfigWarnsOfMembersWhoCannotAnswerAndOfTokensInTheConfig() throws {
+        let dir = try CLI.temporaryDirectory()
+        let config = try CLI.write("""
+        {"person": {"id": "linda", "timezone": "Europe/London"}, "sources": [{"preset": "zigbee2mqtt"}],
+         "notifiers": {"mail": {"kind": "email"}, "push": {"kind": "ntfy", "url": "https://ntfy.example", "token": "tk_inline"}},
+         "circle": {"members": [
+           {"id": "anna", "name": "Anna", "role": "family", "consent": true, "contacts": [{"notifier": "mail", "address": "anna@example.org"}]},
+           {"id": "ben", "name": "Ben", "role": "neighbour", "consent": true, "contacts": [{"notifier": "push", "address": "ben-topic"}]}]}}
+        """, "warn.json", in: dir)
+        let r = try CLI.run(["check-config", config])
+        #expect(r.code == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("circle.members[0]: Anna (family) cannot answer a page"), "\(r.stderr)")
+        #expect(r.stderr.contains("circle.members[1]: Ben (neighbour) cannot answer"), "ntfy buttons need a replyTopic: \(r.stderr)")
+        #expect(r.stderr.contains("notifiers.push.token: a secret written in the config"), "\(r.stderr)")
+        #expect(!r.stderr.contains("tk_inline"))
+        let clear = try CLI.write("""
+        {"person": {"id": "linda", "timezone": "Europe/London"}, "sources": [{"preset": "zigbee2mqtt"}],
+         "notifiers": {"push": {"kind": "ntfy", "url": "http://ntfy.example", "token": {"file": "/etc/hostname"}}},
+         "circle": {"members": [{"id": "ben", "name": "Ben", "role": "neighbour", "consent": true,
+                                 "contacts": [{"notifier": "push", "address": "ben-topic"}]}]}}
+        """, "clear.json", in: dir)
+        let r2 = try CLI.run(["check-config", clear])
+        #expect(r2.code == 78 && r2.stderr.contains("notifiers.push.url") && r2.stderr.contains("in clear"), "\(r2.stderr)")
+    }
 }

@@ -15,7 +15,9 @@ func circleConfig(port: Int) -> String {
        {"id": "anna", "name": "Anna", "role": "family", "relationship": "daughter", "consent": true,
         "contacts": [{"notifier": "phones", "address": "phones/anna"}]},
        {"id": "ben", "name": "Ben", "role": "neighbour", "consent": true,
-        "contacts": [{"notifier": "phones", "address": "phones/ben"}]}]},
+        "contacts": [{"notifier": "phones", "address": "phones/ben"}]},
+       {"id": "dan", "name": "Dan", "role": "volunteer", "consent": false,
+        "contacts": [{"notifier": "phones", "address": "phones/dan"}]}]},
      "policies": [{"kind": "fall", "selfCancelSeconds": 60,
                    "tiers": [{"members": ["anna"], "after": 0}, {"members": ["ben"], "after": 300}]}]}
     """
@@ -23,31 +25,70 @@ func circleConfig(port: Int) -> String {
 
 @Suite("Circle commands")
 struct CircleCommandTests {
-    /// test-alert pages Anna on her real notifier (MQTT here); she answers with `careMonitord ack` on the ack topic,
-    /// as the TV app would; test-alert sees the answer and exits 0.
-    @Test func testAlertIsAnsweredThroughTheAckTopic() async throws {
+    /// test-alert pages Anna on her real notifier (MQTT here); forged answers (no token, Ben's token, a made-up
+    /// one) are refused; she answers with `careMonitord ack`, which derives her token from the state directory's
+    /// key as the TV app copies it from the page; test-alert sees the answer and exits 0.
+    @Test func testAlertIsAnsweredThroughTheAckTopicOnlyWithTheMembersToken() async throws {
         let broker = try TestBroker()
         defer { broker.stop() }
         let dir = try CLI.temporaryDirectory()
+        let state = dir.appendingPathComponent("state").path
+        try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
         let config = try CLI.write(circleConfig(port: broker.port), "c.json", in: dir)
         let phone = try broker.subscribe("phones/anna", qos: 1)
         defer { phone.stop() }
         try await phone.waitUntilSubscribed()
         let errFile = dir.appendingPathComponent("test-alert.err").path
         let testAlert = try ChildProcess.spawn(executable: CLI.executable,
-                                               arguments: ["test-alert", "--config", config, "--member", "anna", "--timeout", "30"],
+                                               arguments: ["test-alert", "--config", config, "--member", "anna", "--timeout", "30",
+                                                           "--state-dir", state],
                                                stdout: .null, stderr: .file(errFile))
         let page = try #require(await phone.waitForMessage(timeout: .seconds(20)) { $0.topic == "phones/anna" }, "no page reached Anna's phone")
         let sent = try #require(try JSONParser.parse(page.payload).objectValue)
         #expect(sent["purpose"] == "test")
         #expect(sent["text"]?.stringValue?.contains("TEST ONLY") == true)
         let id = try #require(sent["incident"]?.stringValue)
-        let ack = try CLI.run(["ack", "--config", config, "--incident", id, "--member", "anna", "--action", "claim"])
+        let token = try #require(sent["token"]?.stringValue, "the page carries no answer token")
+        let key = try AnswerKey.load(stateDirectory: state, create: false)
+        #expect(token == key.token(person: "linda", incident: id, member: "anna"))
+        let topic = AckTopic.topic(person: "linda", incident: id)
+        for forged in [#"{"member":"anna","action":"claim"}"#,
+                       #"{"member":"anna","action":"claim","token":"\#(key.token(person: "linda", incident: id, member: "ben"))"}"#,
+                       #"{"member":"anna","action":"claim","token":"000000000000000000000000"}"#] {
+            try broker.publish(topic: topic, message: forged, qos: 1)
+        }
+        try await Task.sleep(for: .seconds(1.5))
+        #expect(testAlert.exitStatus == nil, "test-alert finished on a forged answer: \((try? String(contentsOfFile: errFile, encoding: .utf8)) ?? "")")
+        let ack = try CLI.run(["ack", "--config", config, "--incident", id, "--member", "anna", "--action", "claim", "--state-dir", state])
         #expect(ack.code == 0, "\(ack.stderr)")
         let status = try #require(testAlert.wait(timeout: .seconds(30)), "test-alert did not finish")
         let err = (try? String(contentsOfFile: errFile, encoding: .utf8)) ?? ""
         #expect(status == .exited(0), "\(err)")
         #expect(err.contains("anna answered"))
+    }
+
+    /// A member who withdrew consent is not paged, the person's own channel can be tested, and a timeout that is
+    /// not a sane number of seconds is a usage error.
+    @Test func testAlertHonoursConsentTestsThePersonsTVAndChecksItsTimeout() async throws {
+        let broker = try TestBroker()
+        defer { broker.stop() }
+        let dir = try CLI.temporaryDirectory()
+        let config = try CLI.write(circleConfig(port: broker.port), "c.json", in: dir)
+        let watch = try broker.subscribe("#", qos: 1)
+        defer { watch.stop() }
+        try await watch.waitUntilSubscribed()
+        let dan = try CLI.run(["test-alert", "--config", config, "--member", "dan", "--timeout", "1"])
+        #expect(dan.code == 78, "\(dan.stderr)")
+        #expect(dan.stderr.contains("consent"))
+        for bad in ["nan", "inf", "1e300", "-5", "0"] {
+            let r = try CLI.run(["test-alert", "--config", config, "--member", "anna", "--timeout", bad])
+            #expect(r.code == 64, "--timeout \(bad): \(r.code) \(r.stderr)")
+        }
+        let tv = try CLI.run(["test-alert", "--config", config, "--member", "linda", "--timeout", "1"])
+        #expect(tv.code == 75, "\(tv.stderr)")
+        let tvPage = await watch.waitForMessage(timeout: .seconds(5)) { $0.topic == "caremonitord/linda/tv" }
+        #expect(tvPage?.payload.contains("TEST ONLY") == true, "no test page on Linda's TV")
+        #expect(!watch.messages.contains { $0.topic == "phones/dan" }, "Dan was paged without consent")
     }
 
     @Test func testAlertExitsSeventyFiveWhenNobodyAnswers() throws {

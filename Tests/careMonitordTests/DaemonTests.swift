@@ -199,10 +199,18 @@ struct DaemonTests {
         #expect(tv.payload.contains("fall"))
         let page = try #require(await all.waitForMessage { $0.topic == "phones/anna" }, "Anna was not paged: \(d.stderr)")
         let incident = try #require(try JSONParser.parse(page.payload)["incident"]?.stringValue)
+        let token = try #require(try JSONParser.parse(page.payload)["token"]?.stringValue, "Anna's page carries no answer token")
+        let tvToken = try #require(try JSONParser.parse(tv.payload)["token"]?.stringValue, "the self-check carries no answer token")
+        #expect(token != tvToken)
 
-        try broker.publish(topic: "caremonitord/linda/incidents/\(incident)/ack", message: #"{"member":"anna","action":"claim","eta":5}"#, qos: 1)
+        // Whoever can publish on the ack topic cannot answer for Anna: without her token, or with Linda's.
+        let ackTopic = "caremonitord/linda/incidents/\(incident)/ack"
+        try broker.publish(topic: ackTopic, message: #"{"member":"anna","action":"resolve"}"#, qos: 1)
+        try broker.publish(topic: ackTopic, message: #"{"member":"anna","action":"resolve","token":"\#(tvToken)"}"#, qos: 1)
+        try broker.publish(topic: ackTopic, message: #"{"member":"anna","action":"claim","eta":5,"token":"\#(token)"}"#, qos: 1)
         #expect(await all.waitForMessage { $0.topic == "caremonitord/linda/events" && $0.payload.contains(#""state":"claimed""#) } != nil,
                 "the claim did not reach the engine: \(d.stderr)")
+        #expect(d.stderr.contains("2 refused since start"), "forged answers were not refused and counted: \(d.stderr)")
 
         // Carol joins while the incident is open: the incident carries on through the reload.
         _ = try CLI.write(daemonConfig(port: broker.port, extraMember: true), "c.json", in: dir)
@@ -217,7 +225,7 @@ struct DaemonTests {
         #expect(await all.waitForMessage { $0.topic == "caremonitord/linda/events" && $0.payload.contains(#""state":"arrived""#) } != nil,
                 "no arrival from the front door and movement inside: \(d.stderr)")
 
-        try broker.publish(topic: "caremonitord/linda/incidents/\(incident)/ack", message: #"{"member":"anna","action":"resolve"}"#, qos: 1)
+        try broker.publish(topic: ackTopic, message: #"{"member":"anna","action":"resolve","token":"\#(token)"}"#, qos: 1)
         #expect(await all.waitForMessage { $0.topic == "caremonitord/linda/events" && $0.payload.contains(#""state":"resolved""#) } != nil)
         #expect(await all.waitForMessage { $0.topic == "phones/anna" && $0.payload.lowercased().contains("all clear") } != nil,
                 "no all-clear to Anna: \(all.messages.filter { $0.topic == "phones/anna" })")
@@ -226,6 +234,8 @@ struct DaemonTests {
         #expect(eventLines.count >= 6)
         #expect(!eventLines.contains { $0.payload.contains("phones/") || $0.payload.contains("caremonitord/linda/tv") },
                 "an event line carries a contact address")
+        #expect(!eventLines.contains { $0.payload.contains(token) || $0.payload.contains(tvToken) }, "an event line carries an answer token")
+        #expect(!d.stderr.contains(token) && !d.stderr.contains(tvToken), "the log shows an answer token")
         for e in eventLines { #expect((try? JSONParser.parse(e.payload))?["type"]?.stringValue != nil, "not an event line: \(e)") }
         #expect(d.process.terminate(SIGTERM))
         #expect(d.process.wait(timeout: .seconds(5)) == .exited(0))
@@ -253,8 +263,9 @@ struct DaemonTests {
         try broker.publish(topic: "zigbee2mqtt/hallway radar", message: #"{"presence":true,"fall_down_status":"fall"}"#, qos: 1)
         let tv = try #require(await all.waitForMessage { $0.topic == "caremonitord/linda/tv" }, "no self-check: \(d.stderr)")
         let first = try #require(try JSONParser.parse(tv.payload)["incident"]?.stringValue)
+        let tvToken = try #require(try JSONParser.parse(tv.payload)["token"]?.stringValue)
         // Linda answers her own self-check: the incident closes.
-        try broker.publish(topic: "caremonitord/linda/incidents/\(first)/ack", message: #"{"member":"linda","action":"cancel"}"#, qos: 1)
+        try broker.publish(topic: "caremonitord/linda/incidents/\(first)/ack", message: #"{"member":"linda","action":"cancel","token":"\#(tvToken)"}"#, qos: 1)
         #expect(await all.waitForMessage { $0.topic == "caremonitord/linda/events" && $0.payload.contains(#""state":"cancelled""#) } != nil)
 
         let tomorrow = RFC3339.format(WallTime(milliseconds: Int64(Date().timeIntervalSince1970 * 1000) + 86_400_000)).prefix(10)

@@ -17,11 +17,21 @@ public struct Alert: Sendable, Equatable {
     public var time: WallTime
     public var device: String?
     public var detail: String
+    /// The words for this kind, from the table beside the detection kinds; nil gives generic words.
+    public var wording: KindWording?
 
     public init(person: String, kind: String, severity: Severity, state: State = .raised, time: WallTime,
-                device: String? = nil, detail: String = "") {
+                device: String? = nil, detail: String = "", wording: KindWording? = nil) {
         self.person = person; self.kind = kind; self.severity = severity; self.state = state; self.time = time
-        self.device = device; self.detail = detail
+        self.device = device; self.detail = detail; self.wording = wording
+    }
+}
+
+extension KindWording {
+    /// For a kind the table does not know: "Door-left-open alert".
+    public static func generic(kind: String) -> KindWording {
+        let words = kind.replacingAll("-", with: " ")
+        return KindWording(headline: "\(words.prefix(1).uppercased())\(words.dropFirst()) alert", question: "Are you all right?")
     }
 }
 
@@ -35,16 +45,34 @@ public struct Ack: Sendable, Equatable {
     public var member: String
     public var action: Action
     /// Minutes until the member expects to be there (claims only).
-    public var etaMinutes: Int?
+    public private(set) var etaMinutes: Int?
     /// Where it came from ("mqtt", "ntfy", "sms", …), for the log.
     public var via: String
+    /// What shows that `member` sent it.
+    public var proof: Proof
 
-    public init(incident: String, member: String, action: Action, etaMinutes: Int? = nil, via: String = "mqtt") {
-        self.incident = incident; self.member = member; self.action = action; self.etaMinutes = etaMinutes; self.via = via
+    /// How an answer shows who sent it.
+    public enum Proof: Sendable, Equatable {
+        /// Nothing: a recorded ack, or a forgery.
+        case none
+        /// The token their page carried (`AnswerKey`).
+        case token(String)
+        /// The channel vouches for the sender: an SMS from the member's number, a Pushover receipt of their page,
+        /// a Matrix message from their user id. Only notifiers set it, never a decoded payload.
+        case channel
     }
 
-    /// Decodes the ack topic's payload `{"member","action":"claim|decline|arrived|resolve|cancel","eta":minutes}`
-    /// (topic `caremonitord/<person>/incidents/<id>/ack`; the incident id comes from the topic).
+    /// The longest ETA taken (a day); a reply asking for more is read as no ETA.
+    public static let maximumETAMinutes = 24 * 60 - 1
+
+    public init(incident: String, member: String, action: Action, etaMinutes: Int? = nil, via: String = "mqtt", proof: Proof = .none) {
+        self.incident = incident; self.member = member; self.action = action; self.via = via; self.proof = proof
+        self.etaMinutes = etaMinutes.flatMap { (0...Self.maximumETAMinutes).contains($0) ? $0 : nil }
+    }
+
+    /// Decodes the ack topic's payload `{"member","action":"claim|decline|arrived|resolve|cancel","eta":minutes,
+    /// "token":…}` (topic `caremonitord/<person>/incidents/<id>/ack`; the incident id comes from the topic; the
+    /// token is the one the member's page carried).
     public static func decode(incident: String, payload: [UInt8], via: String = "mqtt") -> Result<Ack, AckDecodingError> {
         let v: JSONValue
         do { v = try JSONParser.parse(payload) } catch {
@@ -58,12 +86,19 @@ public struct Ack: Sendable, Equatable {
         }
         var eta: Int?
         if let e = v["eta"], !e.isNull {
-            guard let d = e.doubleValue, d >= 0, d < 24 * 60 else {
-                return .failure(AckDecodingError(message: "the ack's \"eta\" must be minutes from 0 to 1439"))
+            guard let d = e.doubleValue, d >= 0, d <= Double(maximumETAMinutes) else {
+                return .failure(AckDecodingError(message: "the ack's \"eta\" must be minutes from 0 to \(maximumETAMinutes)"))
             }
             eta = Int(d.rounded())
         }
-        return .success(Ack(incident: incident, member: member, action: action, etaMinutes: eta, via: via))
+        var proof = Proof.none
+        if let t = v["token"], !t.isNull {
+            guard let s = t.stringValue, !s.isEmpty, s.count <= 128 else {
+                return .failure(AckDecodingError(message: "the ack's \"token\" must be the string from the page"))
+            }
+            proof = .token(s)
+        }
+        return .success(Ack(incident: incident, member: member, action: action, etaMinutes: eta, via: via, proof: proof))
     }
 }
 

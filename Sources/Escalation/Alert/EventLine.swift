@@ -52,11 +52,11 @@ public enum EventLine: Sendable, Equatable {
             self = .incident(time: time, incident: incident, person: person, kind: kind, state: state, by: v["by"]?.stringValue)
         case "notification":
             guard let member = v["member"]?.stringValue, let notifier = v["notifier"]?.stringValue,
-                  let tier = v["tier"]?.doubleValue, let text = v["text"]?.stringValue else { return nil }
-            self = .notification(time: time, incident: incident, member: member, notifier: notifier, tier: Int(tier), text: text)
+                  let tier = v["tier"]?.exactInt, let text = v["text"]?.stringValue else { return nil }
+            self = .notification(time: time, incident: incident, member: member, notifier: notifier, tier: tier, text: text)
         case "ack":
             guard let member = v["member"]?.stringValue, let action = v["action"]?.stringValue else { return nil }
-            self = .ack(time: time, incident: incident, member: member, action: action, eta: v["eta"]?.doubleValue.map { Int($0) })
+            self = .ack(time: time, incident: incident, member: member, action: action, eta: v["eta"]?.exactInt)
         default: return nil
         }
     }

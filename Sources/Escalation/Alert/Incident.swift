@@ -145,6 +145,8 @@ public struct Incident: Sendable {
     public let openedAt: WallTime
     public private(set) var device: String?
     public private(set) var detail: String
+    /// The words for its kind (the table beside the detection kinds, carried by the alert).
+    public let wording: KindWording
     public private(set) var state: IncidentState = .opened
     /// Every message sent about this incident, in order.
     public private(set) var pages: [PageRecord] = []
@@ -178,6 +180,7 @@ public struct Incident: Sendable {
         self.openedAt = alert.time
         self.device = alert.device
         self.detail = alert.detail
+        self.wording = alert.wording ?? .generic(kind: alert.kind)
     }
 
     var policy: Policy { context.policy }
@@ -370,6 +373,10 @@ public struct Incident: Sendable {
             if case .claimed = responses[member]?.kind { actions = [.arrived, .resolve] } else if state == .arrived { actions = [.resolve] }
             else if needsResponders && responses[member] == nil { actions = [.claim, .decline] } else { actions = [] }
         case .allClear, .test, .summary: actions = []
+        }
+        var text = text
+        if !actions.isEmpty, let m = self.member(member) {
+            text = Messages.join(text, Messages.howToAnswer(m, on: contact, severity: severity, purpose: purpose))
         }
         let n = OutgoingNotification(
             key: key, incident: id, person: person.id, personName: person.name, member: member, notifier: contact.notifier,

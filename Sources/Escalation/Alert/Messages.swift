@@ -5,28 +5,57 @@
 public enum Messages {
     static func time(_ t: WallTime, _ i: Incident) -> String { LocalTime(t, in: i.context.person.timeZone).hhmm }
 
-    /// "Fall detected 14:02 (hallway)".
+    /// "Fall detected at 14:02 (hallway).", "Linda pressed her help button at 14:02 (bedroom)."
     public static func headline(_ i: Incident) -> String {
-        let what: String
-        switch i.kind {
-        case "fall": what = "Fall detected"
-        case "inactivity": what = "No movement detected"
-        case "help", "button", "pendant": what = "Call for help"
-        default: what = "\(i.kind.prefix(1).uppercased())\(i.kind.dropFirst()) alert"
-        }
         let place = i.device.map { " (\($0))" } ?? ""
-        return "\(what) \(time(i.openedAt, i))\(place)."
+        return "\(fill(i.wording.headline, i.context.person)) at \(time(i.openedAt, i))\(place)."
+    }
+
+    /// "Linda: Fall detected at 14:02 (hallway)." or, when the headline names her already, "Linda pressed her help
+    /// button at 14:02."
+    static func subject(_ i: Incident) -> String {
+        i.wording.headline.hasPrefix("{name}") ? headline(i) : "\(i.context.person.name): \(headline(i))"
+    }
+
+    /// The table's placeholders filled in for the person.
+    static func fill(_ text: String, _ p: PersonProfile) -> String {
+        text.replacingAll("{name}", with: p.name).replacingAll("{their}", with: p.pronouns.possessive)
+    }
+
+    /// What a member must (or must not) do about this kind, or "".
+    static func advice(_ i: Incident) -> String { i.wording.advice.map { fill($0, i.context.person) } ?? "" }
+
+    /// How the member answers a message sent on `contact` that asks for an answer. Channels that take answers
+    /// say so themselves (buttons, or the notifier's reply instructions); on one that cannot, the member is sent to
+    /// a channel of theirs that can.
+    public static func howToAnswer(_ m: Member, on contact: Contact, severity: Severity, purpose: NotificationPurpose) -> String {
+        func answers(_ c: Contact) -> Bool {
+            c.answers == .acknowledge ? (severity == .critical && purpose == .page) : c.answers != .none
+        }
+        if answers(contact) {
+            return contact.answers == .acknowledge ? "Acknowledge this alert if you are going." : ""
+        }
+        guard let other = m.contacts.first(where: { $0 != contact && answers($0) }) else {
+            return "Answers to this message are not read: phone the others in the circle to say whether you are going."
+        }
+        switch other.answers {
+        case .reply: return "Answers to this message are not read: reply 1 (going) or 2 (can't) to the \(other.notifier) message instead."
+        case .acknowledge: return "Answers to this message are not read: acknowledge the \(other.notifier) alert instead."
+        case .buttons, .none: return "Answers to this message are not read: answer with the buttons in \(other.notifier) instead."
+        }
     }
 
     public static func title(_ i: Incident, purpose: NotificationPurpose) -> String {
         let name = i.context.person.name
         switch purpose {
         case .selfCheck: return "Are you all right, \(name)?"
-        case .page: return "\(name): \(i.kind) — can you go?"
+        case .page:
+            let what = fill(i.wording.headline, i.context.person)
+            return i.wording.headline.hasPrefix("{name}") ? "\(what) — can you go?" : "\(name): \(what) — can you go?"
         case .update:
             if let c = i.activeClaims.first, let m = i.member(c), i.state == .claimed { return "\(name): \(m.name) is going" }
             if i.state == .arrived { return "\(name): someone is there" }
-            return "\(name): \(i.kind) update"
+            return "\(name): \(fill(i.wording.headline, i.context.person)), update"
         case .allClear:
             if let s = i.supersededBy { return "\(name): \(i.kind) alert replaced by the \(s.kind) alert" }
             return "\(name): all clear"
@@ -65,12 +94,12 @@ public enum Messages {
     static func join(_ parts: String...) -> String { parts.filter { !$0.isEmpty }.joined(separator: " ") }
 
     public static func selfCheck(_ i: Incident, at t: WallTime) -> String {
-        let q = i.kind == "fall" ? "Did you fall?" : "Are you all right?"
+        let q = fill(i.wording.question, i.context.person)
         return "\(q) Press OK if you are fine. If you don't, your circle of care will be told in \(i.context.policy.selfCancelSeconds) seconds."
     }
 
     public static func page(_ i: Incident, to m: Member, at t: WallTime) -> String {
-        join("\(i.context.person.name): \(headline(i))", circleStatus(i, excluding: m.id), "Can you go?")
+        join(subject(i), advice(i), circleStatus(i, excluding: m.id), "Can you go?")
     }
 
     public static func status(_ i: Incident, to m: Member, lead: String, at t: WallTime) -> String {
@@ -99,7 +128,7 @@ public enum Messages {
     }
 
     public static func claimExpired(_ i: Incident, claimer: Member, to m: Member, at t: WallTime) -> String {
-        join("\(i.context.person.name): nobody has arrived yet (\(time(t, i))). Paging the circle again.", headline(i),
+        join("\(i.context.person.name): nobody has arrived yet (\(time(t, i))). Paging the circle again.", headline(i), advice(i),
              circleStatus(i, excluding: m.id == claimer.id ? nil : m.id), "Can you go?")
     }
 
@@ -125,7 +154,7 @@ public enum Messages {
 
     /// A test page (`careMonitord test-alert`, the weekly test).
     public static func testPage(_ p: PersonProfile) -> String {
-        "TEST ONLY, nothing has happened to \(p.name). This checks that alerts about \(p.name) reach you here. Please answer \"I'm going\" (or reply 1) to confirm."
+        "TEST ONLY, nothing has happened to \(p.name). This checks that alerts about \(p.name) reach you here. Please answer \"I'm going\" to confirm."
     }
 
     /// The daily digest: routine observations, for information only. At most `limit` entries are listed.

@@ -20,7 +20,23 @@ public enum Role: String, Sendable, CaseIterable, Codable {
 public struct Contact: Sendable, Equatable {
     public var notifier: String
     public var address: String
-    public init(notifier: String, address: String) { self.notifier = notifier; self.address = address }
+    /// How an answer comes back from this channel (the notifier's, fixed when the config is read).
+    public var answers: AnswerPath
+    public init(notifier: String, address: String, answers: AnswerPath = .none) {
+        self.notifier = notifier; self.address = address; self.answers = answers
+    }
+}
+
+/// How a channel takes a member's answer, so that every page tells its member truthfully how to answer.
+public enum AnswerPath: String, Sendable, Equatable {
+    /// Buttons that reach the daemon: an app on the ack topic (the TV app, Home Assistant), ntfy action buttons.
+    case buttons
+    /// A reply the daemon reads ("1" going, "2" can't): an SMS, a message in a Matrix room. The notifier says how.
+    case reply
+    /// Acknowledging an emergency alert means "I'm going" (Pushover); only critical pages are emergencies.
+    case acknowledge
+    /// Nothing reads answers here (a webhook, Gotify, e-mail, a command).
+    case none
 }
 
 /// Minutes after local midnight.
@@ -157,8 +173,22 @@ public struct PersonProfile: Sendable, Equatable {
     public var timeZone: ZoneInfo
     public var language: String
     public var contacts: [Contact]
+    public var pronouns: Pronouns
     public init(id: String, name: String, timeZone: ZoneInfo = ZoneInfo(identifier: "UTC")!, language: String = "en",
-                contacts: [Contact] = []) {
+                contacts: [Contact] = [], pronouns: Pronouns = .they) {
         self.id = id; self.name = name; self.timeZone = timeZone; self.language = language; self.contacts = contacts
+        self.pronouns = pronouns
+    }
+}
+
+/// How messages refer to the person ("Linda pressed her help button").
+public enum Pronouns: String, Sendable, Equatable, CaseIterable {
+    case she, he, they
+    public var possessive: String {
+        switch self {
+        case .she: "her"
+        case .he: "his"
+        case .they: "their"
+        }
     }
 }

@@ -104,7 +104,7 @@ final class JournalFile {
             let line = bytes[start..<nl]
             if let v = decodeLine(line) {
                 if v["t"]?.stringValue == "journal" {
-                    version = v["version"]?.doubleValue.map { Int($0) }
+                    version = v["version"]?.exactInt
                 } else {
                     records.append(v)
                 }

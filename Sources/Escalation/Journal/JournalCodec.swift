@@ -6,6 +6,11 @@ enum JournalCodec {
         var o: JSONObject = ["person": .string(a.person), "kind": .string(a.kind), "severity": .string(a.severity.rawValue),
                              "state": .string(a.state.rawValue), "time": .string(RFC3339.format(a.time)), "detail": .string(a.detail)]
         if let d = a.device { o["device"] = .string(d) }
+        if let w = a.wording {
+            var wo: JSONObject = ["headline": .string(w.headline), "question": .string(w.question)]
+            if let advice = w.advice { wo["advice"] = .string(advice) }
+            o["wording"] = .object(wo)
+        }
         return .object(o)
     }
 
@@ -14,8 +19,12 @@ enum JournalCodec {
               let sev = v["severity"]?.stringValue.flatMap(Severity.init(rawValue:)),
               let state = v["state"]?.stringValue.flatMap(Alert.State.init(rawValue:)),
               let time = v["time"]?.stringValue.flatMap(RFC3339.parse) else { return nil }
+        var wording: KindWording?
+        if let w = v["wording"], let headline = w["headline"]?.stringValue, let question = w["question"]?.stringValue {
+            wording = KindWording(headline: headline, question: question, advice: w["advice"]?.stringValue)
+        }
         return Alert(person: person, kind: kind, severity: sev, state: state, time: time, device: v["device"]?.stringValue,
-                     detail: v["detail"]?.stringValue ?? "")
+                     detail: v["detail"]?.stringValue ?? "", wording: wording)
     }
 
     /// An incident input: `{"open": alert}` or one `IncidentEvent`.
@@ -60,7 +69,7 @@ enum JournalCodec {
             guard let member = m.value["member"]?.stringValue,
                   let action = m.value["action"]?.stringValue.flatMap(Ack.Action.init(rawValue:)) else { return nil }
             return .event(.ack(Ack(incident: incident, member: member, action: action,
-                                   etaMinutes: m.value["eta"]?.doubleValue.map { Int($0) }, via: m.value["via"]?.stringValue ?? "mqtt")))
+                                   etaMinutes: m.value["eta"]?.exactInt, via: m.value["via"]?.stringValue ?? "mqtt")))
         case "timer": return m.value.stringValue.flatMap(TimerKey.init(id:)).map { .event(.timerFired($0)) }
         case "delivery":
             guard let key = m.value["key"]?.stringValue, let ok = m.value["ok"]?.boolValue else { return nil }
@@ -76,6 +85,7 @@ enum JournalCodec {
 
     static func encode(_ n: OutgoingNotification) -> JSONValue {
         var o = n.json.objectValue!
+        o["token"] = nil  // derived again when sent; a journal never holds one
         o["notifier"] = .string(n.notifier)
         o["address"] = .string(n.address)
         o["personName"] = .string(n.personName)
@@ -88,12 +98,12 @@ enum JournalCodec {
               let address = v["address"]?.stringValue, let kind = v["kind"]?.stringValue,
               let sev = v["severity"]?.stringValue.flatMap(Severity.init(rawValue:)),
               let purpose = v["purpose"]?.stringValue.flatMap(NotificationPurpose.init(rawValue:)),
-              let tier = v["tier"]?.doubleValue, let title = v["title"]?.stringValue, let text = v["text"]?.stringValue,
+              let tier = v["tier"]?.exactInt, let title = v["title"]?.stringValue, let text = v["text"]?.stringValue,
               let time = v["time"]?.stringValue.flatMap(RFC3339.parse), let state = v["state"]?.stringValue else { return nil }
         let actions = (v["actions"]?.arrayValue ?? []).compactMap { $0.stringValue.flatMap(Ack.Action.init(rawValue:)) }
         return OutgoingNotification(key: key, incident: incident, person: person, personName: v["personName"]?.stringValue ?? person,
                                     member: member, notifier: notifier, address: address, kind: kind, severity: sev,
-                                    purpose: purpose, tier: Int(tier), title: title, text: text, time: time,
+                                    purpose: purpose, tier: tier, title: title, text: text, time: time,
                                     incidentState: state, actions: actions)
     }
 }

@@ -289,6 +289,16 @@ extension ConfigReader {
         return s
     }
 
+    /// A token never travels in clear over a network: `http://` is refused unless the host is this machine.
+    mutating func refuseCleartext(url: String?, key: String, carrying secret: Secret?, _ path: String) {
+        guard let url, secret != nil, let (scheme, host) = HeartbeatPinger.schemeAndHost(url), scheme == "http" else { return }
+        let name = host.hasPrefix("[") ? String(host.prefix(while: { $0 != "]" }).dropFirst()) : String(host.split(separator: ":").first ?? "")
+        let loopback = name == "localhost" || name == "::1" || name.hasPrefix("127.")
+        if !loopback {
+            fail(ConfigReader.join(path, key), "would send the token to \(name) in clear over http://; use https:// (or a loopback address)")
+        }
+    }
+
     mutating func retryPolicy(_ o: CareSupport.JSONObject, _ path: String) -> RetryPolicy {
         RetryPolicy(attempts: int(o, "attempts", path, default: 4, range: 1...20),
                     attemptTimeout: .seconds(int(o, "attemptTimeoutSeconds", path, default: 10, range: 1...300)),

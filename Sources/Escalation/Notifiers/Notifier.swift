@@ -39,6 +39,9 @@ public struct OutgoingNotification: Sendable, Equatable {
     public var incidentState: String
     /// Answers the channel should offer as buttons or replies, in order.
     public var actions: [Ack.Action]
+    /// The answer token for this member and incident (`AnswerKey`): an answer from outside must carry it. Set when
+    /// the message is sent, never journaled, never in an event line or a log.
+    public var token: String?
 
     public init(key: String, incident: String, person: String, personName: String, member: String, notifier: String,
                 address: String, kind: String, severity: Severity, purpose: NotificationPurpose, tier: Int, title: String,
@@ -57,6 +60,7 @@ public struct OutgoingNotification: Sendable, Equatable {
         o["purpose"] = .string(purpose.rawValue); o["tier"] = .number(Double(tier)); o["state"] = .string(incidentState)
         o["title"] = .string(title); o["text"] = .string(text); o["time"] = .string(RFC3339.format(time))
         o["actions"] = .array(actions.map { .string($0.rawValue) })
+        if let token { o["token"] = .string(token) }
         return .object(o)
     }
 }
@@ -184,6 +188,15 @@ public enum Redact {
     }
 
     static let tokenNames = ["token", "access_token", "key", "password", "auth", "user", "apikey"]
+
+    /// A URL's path and query as a secret: a Home Assistant webhook id or a healthchecks.io check id is the whole
+    /// credential. Nil when there is no path worth hiding.
+    public static func pathSecret(inURL s: String) -> Secret? {
+        guard let r = s.firstRange(of: "://") else { return nil }
+        let end = s[r.upperBound...].firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) ?? s.endIndex
+        let rest = String(s[end...])
+        return rest.count >= 3 ? Secret(rest) : nil
+    }
 
     public static func url(_ s: String) -> String {
         var out = s

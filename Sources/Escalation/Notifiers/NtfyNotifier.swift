@@ -17,6 +17,7 @@ public struct NtfyNotifier: Notifier {
             if address.contains("/") || address.contains(" ") { return "an ntfy topic cannot contain '/' or spaces" }
             return nil
         }
+        public var answerPath: AnswerPath { replyTopic == nil ? .none : .buttons }
         public func makeNotifier(name: String, context: NotifierContext) -> any Notifier {
             NtfyNotifier(name: name, url: url, token: token, replyTopic: replyTopic, retry: retry)
         }
@@ -28,6 +29,7 @@ public struct NtfyNotifier: Notifier {
         let token = r.secret(o, "token", p)
         let reply = r.string(o, "replyTopic", p)
         let retry = r.retryPolicy(o, p)
+        r.refuseCleartext(url: url, key: "url", carrying: token, p)
         guard let url else { return nil }
         return Configuration(url: url, token: token, replyTopic: reply, retry: retry)
     }

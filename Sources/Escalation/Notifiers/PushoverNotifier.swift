@@ -19,6 +19,7 @@ public final class PushoverNotifier: Notifier {
             address.count == 30 && address.allSatisfy({ $0.isLetter || $0.isNumber }) ? nil
                 : "the pushover address is the member's 30-character user key"
         }
+        public var answerPath: AnswerPath { .acknowledge }
         public func makeNotifier(name: String, context: NotifierContext) -> any Notifier {
             PushoverNotifier(name: name, url: url, token: token, retrySeconds: retrySeconds, expireSeconds: expireSeconds,
                              pollInterval: .seconds(pollSeconds), retry: retry, logger: context.logger)
@@ -123,7 +124,7 @@ public final class PushoverNotifier: Notifier {
                                                   timeout: timeout),
                   let v = try? JSONParser.parse(resp.body) else { continue }
             if v["acknowledged"]?.doubleValue == 1 {
-                acks.append(Ack(incident: r.incident, member: r.member, action: .claim, via: "pushover"))
+                acks.append(Ack(incident: r.incident, member: r.member, action: .claim, via: "pushover", proof: .channel))
             }
             if v["acknowledged"]?.doubleValue == 1 || v["expired"]?.doubleValue == 1 {
                 receipts.withLock { $0.removeAll { $0.receipt == r.receipt } }

@@ -20,6 +20,7 @@ public struct WebhookNotifier: Notifier {
         let url = r.url(o, "url", p)
         let token = r.secret(o, "bearerToken", p)
         let retry = r.retryPolicy(o, p)
+        r.refuseCleartext(url: url, key: "url", carrying: token, p)
         guard let url else { return nil }
         return Configuration(url: url, bearerToken: token, retry: retry)
     }
@@ -32,7 +33,9 @@ public struct WebhookNotifier: Notifier {
 
     public init(name: String, url: String, bearerToken: Secret? = nil, retry: RetryPolicy = RetryPolicy()) {
         self.name = name; self.url = url; self.bearerToken = bearerToken; self.retry = retry
-        http = HTTPClient(notifier: name, secrets: bearerToken.map { [$0] } ?? [], urls: [url])
+        // The path can be the credential (a Home Assistant webhook id): errors show only the scheme and host.
+        http = HTTPClient(notifier: name, secrets: (bearerToken.map { [$0] } ?? []) + [Redact.pathSecret(inURL: url)].compactMap { $0 },
+                          urls: [url])
     }
 
     /// The request body for one notification.

@@ -28,6 +28,8 @@ public struct EscalationConfigError: Error, Sendable, CustomStringConvertible {
 /// Reads typed fields out of `JSONValue`s, recording every problem with its path instead of stopping at the first.
 public struct ConfigReader: Sendable {
     public private(set) var issues: [ConfigIssue] = []
+    /// Paths of secrets written into the config itself instead of a file or a systemd credential.
+    public private(set) var inlineSecrets: [String] = []
     let positions: [String: JSONPosition]
 
     public init(positions: [String: JSONPosition] = [:]) { self.positions = positions }
@@ -111,7 +113,10 @@ public struct ConfigReader: Sendable {
             if required { fail(p, "is required: \(forms)") }
             return nil
         }
-        if let s = v.stringValue { return Secret(s) }
+        if let s = v.stringValue {
+            inlineSecrets.append(p)
+            return Secret(s)
+        }
         guard let reference = v.objectValue else {
             fail(p, "expected \(forms), found \(v.typeName)")
             return nil

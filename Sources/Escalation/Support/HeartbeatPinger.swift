@@ -13,11 +13,10 @@ final class HeartbeatPinger: Sendable {
         self.url = url
         let text = url.reveal()
         var secrets = [url]
-        if let (scheme, host) = Self.schemeAndHost(text), let r = text.firstRange(of: "://") {
-            let end = text[r.upperBound...].firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) ?? text.endIndex
-            let rest = String(text[end...])
-            if rest.count >= 3 { secrets.append(Secret(rest)) }
-            shown = "\(scheme)://\(host)" + (rest.isEmpty || rest == "/" ? "" : "/<secret>")
+        if let (scheme, host) = Self.schemeAndHost(text) {
+            let path = Redact.pathSecret(inURL: text)
+            if let path { secrets.append(path) }
+            shown = "\(scheme)://\(host)" + (path == nil ? "" : "/<secret>")
         } else {
             shown = "<secret>"
         }

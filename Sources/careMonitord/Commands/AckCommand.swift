@@ -3,13 +3,14 @@ import Escalation
 import SensorIngest
 
 /// `careMonitord ack --config FILE --incident ID --member ID --action claim|decline|arrived|resolve|cancel
-/// [--eta MINUTES]`: answers an incident the way the TV app or Home Assistant do, by publishing
-/// `{"member","action","eta"}` to `caremonitord/<person>/incidents/<id>/ack` (QoS 1).
+/// [--eta MINUTES] [--state-dir DIR]`: answers an incident the way the TV app or Home Assistant do, by publishing
+/// `{"member","action","eta","token"}` to `caremonitord/<person>/incidents/<id>/ack` (QoS 1). The token is derived
+/// from the daemon's answer key in its state directory, so this works only on the gateway, as a user who may read it.
 enum AckCommand {
-    static let usage = "careMonitord ack --config FILE --incident ID --member ID --action claim|decline|arrived|resolve|cancel [--eta MINUTES]"
+    static let usage = "careMonitord ack --config FILE --incident ID --member ID --action claim|decline|arrived|resolve|cancel [--eta MINUTES] [--state-dir DIR]"
 
     static func run(_ args: ArraySlice<String>) throws(CommandError) -> Int32 {
-        let a = try Arguments(command: "ack", args, valued: ["config", "incident", "member", "action", "eta"])
+        let a = try Arguments(command: "ack", args, valued: ["config", "incident", "member", "action", "eta", "state-dir"])
         let config = try loadConfiguration(try a.required("config"))
         let incident = try a.required("incident")
         let member = try a.required("member")
@@ -26,6 +27,12 @@ enum AckCommand {
         }
         if let members = config.escalation?.members.map(\.id), !members.contains(member), member != config.person.id {
             printError("warning: \(member) is not a member of \(config.person.id)'s circle (\(members.joined(separator: ", "))): the daemon will ignore this ack")
+        }
+        do {
+            let key = try AnswerKey.load(stateDirectory: stateDirectory(a), create: false)
+            payload["token"] = .string(key.token(person: config.person.id, incident: incident, member: member))
+        } catch {
+            throw CommandError(exitCode: ExitCode.ioError, message: "ack: the daemon's answer key: \(error) (--state-dir names the daemon's state directory)")
         }
         let client = try connectedClient(try mqttConfiguration(config, routing: nil, tool: "ack"), logger: Logger(label: "ack", minimumLevel: .warning))
         let topic = AckTopic.topic(person: config.person.id, incident: incident)

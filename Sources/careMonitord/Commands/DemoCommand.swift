@@ -89,7 +89,7 @@ enum DemoCommand {
         let learned = try runSelf(["learn", "--config", configPath, "--state-dir", stateDir, weekPath], dir: dir)
         let summary = (try? JSONParser.parse(learned))?["routine"]
         say("[\(since())] learned her routine from last week (\(week.count) sensor messages): up about \(summary?["wakeUp"]?["median"]?.stringValue ?? "?"), "
-            + "in bed about \(summary?["bedtime"]?["median"]?.stringValue ?? "?"), \(summary?["learnedDays"]?.doubleValue.map { Int($0) } ?? 0) days")
+            + "in bed about \(summary?["bedtime"]?["median"]?.stringValue ?? "?"), \(summary?["learnedDays"]?.exactInt ?? 0) days")
 
         // 2. The daemon, as systemd would run it.
         let daemonLog = dir + "/daemon.log"

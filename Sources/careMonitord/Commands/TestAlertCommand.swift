@@ -8,31 +8,43 @@ import Glibc
 #endif
 
 /// `careMonitord test-alert --config FILE --member ID [--all-contacts] [--timeout SECONDS]`: is the alarm path
-/// alive? Sends a marked test page to a member through their real notifier and waits for their answer (the ack topic,
-/// an ntfy button, an SMS reply, a Pushover receipt). Exit 0 when answered, 75 when nobody answered in time,
-/// 69 when the page could not be delivered.
+/// alive? Sends a marked test page to a member (or, with the person's id, to her own TV or tablet) through their real
+/// notifier and waits for their answer (the ack topic with the page's token, an ntfy button, an SMS reply from their
+/// number, a Pushover receipt). Exit 0 when answered, 75 when nobody answered in time, 69 when the page could not be
+/// delivered, 78 when the member has not consented to be paged.
 enum TestAlertCommand {
-    static let usage = "careMonitord test-alert --config FILE --member ID [--all-contacts] [--timeout SECONDS]"
+    static let usage = "careMonitord test-alert --config FILE --member ID [--all-contacts] [--timeout SECONDS] [--state-dir DIR]"
 
     static func run(_ args: ArraySlice<String>) throws(CommandError) -> Int32 {
-        let a = try Arguments(command: "test-alert", args, valued: ["config", "member", "timeout"], flags: ["all-contacts"])
+        let a = try Arguments(command: "test-alert", args, valued: ["config", "member", "timeout", "state-dir"], flags: ["all-contacts"])
         let config = try loadConfiguration(try a.required("config"))
         let memberID = try a.required("member")
         guard let escalation = config.escalation else {
             throw CommandError(exitCode: ExitCode.config, message: "test-alert: \(config.file) has no circle: nobody to test")
         }
-        guard escalation.member(memberID) != nil else {
-            throw CommandError(exitCode: ExitCode.usage, message: "test-alert: \(memberID) is not in the circle (\(escalation.members.map(\.id).joined(separator: ", ")))")
+        if let m = escalation.member(memberID) {
+            guard m.consent.given else {
+                throw CommandError(exitCode: ExitCode.config, message: "test-alert: \(m.label) has not consented to be paged (circle.members[].consent): no test page sent")
+            }
+        } else if memberID == escalation.person.id {
+            guard !escalation.person.contacts.isEmpty else {
+                throw CommandError(exitCode: ExitCode.config, message: "test-alert: \(memberID) has no contacts (person.contacts): nothing to test")
+            }
+        } else {
+            throw CommandError(exitCode: ExitCode.usage, message: "test-alert: \(memberID) is neither the person nor in the circle (\(escalation.members.map(\.id).joined(separator: ", ")))")
         }
         let timeoutText = a.value("timeout") ?? "300"
-        guard let timeout = Double(timeoutText), timeout > 0, timeout.isFinite else {
-            throw CommandError(exitCode: ExitCode.usage, message: "test-alert: --timeout must be a number of seconds > 0, not \"\(timeoutText)\"")
+        guard let timeout = Double(timeoutText), timeout.isFinite, timeout > 0, timeout <= 86_400 else {
+            throw CommandError(exitCode: ExitCode.usage, message: "test-alert: --timeout must be seconds from 1 to 86400, not \"\(timeoutText)\"")
         }
         let logger = Logger(label: "test-alert", minimumLevel: .notice)
-        // The home of the config, live, with its real notifiers; no journal or learned state: the daemon owns those.
+        // The home of the config, live, with its real notifiers; no journal: the daemon owns it. The daemon's answer
+        // key (when its state directory is here) makes the page's token one that `careMonitord ack` derives too.
         let connection = ConnectionBox()
+        let state = stateDirectory(a)
+        var st = stat()
         let home = try MonitoredHome.build(config: config, clock: .system(journal: false), notifiers: .real(publisher: connection),
-                                           stateDirectory: nil, logger: logger, events: { _ in })
+                                           stateDirectory: stat(state, &st) == 0 ? state : nil, logger: logger, events: { _ in })
         guard let live = home.escalation as? LiveEscalation else {
             throw CommandError(exitCode: ExitCode.software, message: "test-alert: the home has no live escalation")
         }

@@ -87,6 +87,7 @@ struct Configuration {
             throw ConfigurationError(file: path, problems: [.init(path: "broker", position: document.position(of: "broker"), message: error.message)])
         }
         config.escalation = escalation
+        if let escalation { config.warnings += answerWarnings(escalation, document: document, file: path) }
         if escalation == nil, case .object(let root) = document.root {
             for k in ["policies", "notifiers"] where root[k] != nil {
                 let at = document.position(of: k).map { "\(path):\($0.line):\($0.column)" } ?? path
@@ -94,6 +95,21 @@ struct Configuration {
             }
         }
         return config
+    }
+
+    /// Members whose pages nobody can answer, and secrets written into the config itself.
+    static func answerWarnings(_ c: EscalationConfig, document: JSONDocument, file: String) -> [String] {
+        func at(_ path: String) -> String { document.position(of: path).map { "\(file):\($0.line):\($0.column)" } ?? file }
+        var out: [String] = []
+        for (i, m) in c.members.enumerated() where !m.contacts.isEmpty && m.contacts.allSatisfy({ $0.answers == .none }) {
+            let kinds = m.contacts.map(\.notifier).joined(separator: ", ")
+            out.append("\(at("circle.members[\(i)]")): circle.members[\(i)]: \(m.label) cannot answer a page: nothing reads answers from \(kinds); "
+                + "add a contact that can (mqtt for an app, ntfy with a replyTopic, sms, pushover, or matrix with the member's user id)")
+        }
+        for path in c.inlineSecrets {
+            out.append("\(at(path)): \(path): a secret written in the config; put it in a file ({\"file\": PATH}) or a systemd credential ({\"credential\": NAME})")
+        }
+        return out
     }
 
     /// The escalation sections (when there is a circle), decoded by Escalation with its own rules.
@@ -141,7 +157,7 @@ struct Configuration {
             person.id = id
             person.name = r.string(p, "name", at: "person")
             // Escalation reads language and contacts (and reports unknown keys itself when there is a circle).
-            r.rejectUnknownKeys(p, at: "person", known: ["id", "name", "timezone", "language", "contacts"])
+            r.rejectUnknownKeys(p, at: "person", known: ["id", "name", "timezone", "language", "contacts", "pronouns"])
             if let tz = r.string(p, "timezone", at: "person", required: true) {
                 if !timezoneExists(tz) {
                     r.problem("person.timezone", "unknown time zone \"\(tz)\": use an IANA name such as \"Europe/London\" (see /usr/share/zoneinfo)")

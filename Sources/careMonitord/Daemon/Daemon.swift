@@ -194,7 +194,8 @@ final class Daemon {
             next = try loadConfiguration(configPath)
             candidate = try buildHome(next)
         } catch {
-            logger.error("config reload failed; the running config is kept:\n\(error.message)")
+            logger.error("config reload failed; the running config is kept:")
+            for line in error.message.split(separator: "\n") { logger.error("  \(line)") }
             return
         }
         guard let ingest else { return }

@@ -108,8 +108,15 @@ final class MonitoredHome: @unchecked Sendable {
             return CaptureTimeEscalation(engine: engine, clock: manual)
         case .system(let journal):
             let system = SystemClock()
+            // Live answers must carry their page's token; the key outlives restarts in the state directory.
+            var key = AnswerKey.ephemeral()
+            if let stateDirectory {
+                do { key = try AnswerKey.load(stateDirectory: stateDirectory, create: true) } catch {
+                    throw CommandError(exitCode: ExitCode.ioError, message: "\(error)")
+                }
+            }
             let engine = EscalationEngine(config: escalation, clock: system, notifiers: instances,
-                                          stateDirectory: journal ? stateDirectory : nil, logger: logger,
+                                          stateDirectory: journal ? stateDirectory : nil, answers: .tokens(key), logger: logger,
                                           events: { events($0.line) })
             return LiveEscalation(engine: engine, clock: system, logger: logger.child("escalation"))
         }
