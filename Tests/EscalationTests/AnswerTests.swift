@@ -6,26 +6,20 @@ import Testing
 /// Only the member named can answer, and odd or hostile answers never crash the engine or make it lie.
 @Suite("Answers: tokens, limits, wording")
 struct AnswerTests {
+    /// A live engine: answers must carry their page's token.
     struct Live {
-        let clock = ManualClock(wall: Fixture.start, monotonic: MonotonicInstant(nanoseconds: 5_000_000_000))
-        let notifier = InMemoryNotifier()
-        let logs = LogRecorder()
         let key = AnswerKey.ephemeral()
-        let engine: EscalationEngine
+        let setup: EngineTests.Setup
+        var engine: EscalationEngine { setup.engine }
+        var notifier: InMemoryNotifier { setup.notifier }
+        var logs: LogRecorder { setup.logs }
 
-        init(config: EscalationConfig = Fixture.config, notifiers: [String: any Notifier] = [:]) {
-            var all: [String: any Notifier] = ["mqtt": notifier]
-            for (k, v) in notifiers { all[k] = v }
-            engine = EscalationEngine(config: config, clock: clock, notifiers: all, stateDirectory: nil, answers: .tokens(key),
-                                      bootID: "b", logger: logs.logger(minimumLevel: .debug))
-        }
+        init(config: EscalationConfig = Fixture.config) { setup = EngineTests.Setup(config: config, answers: .tokens(key)) }
 
         /// Opens a fall and lets the self-check run out, so that Anna is paged.
         func annaPaged() async throws -> String {
             await engine.receive(Fixture.fall())
-            clock.advance(by: .seconds(60))
-            await engine.tick()
-            await engine.waitForDeliveries()
+            await setup.advance(60)
             return try #require(await engine.openIncidents.first?.id)
         }
     }

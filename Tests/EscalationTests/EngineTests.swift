@@ -14,10 +14,11 @@ struct EngineTests {
         let engine: EscalationEngine
         let dir: String?
 
-        init(journal: Bool = false, dir: String? = nil, config: EscalationConfig = Fixture.config, bootID: String = "test-boot") {
+        init(journal: Bool = false, dir: String? = nil, config: EscalationConfig = Fixture.config, bootID: String = "test-boot",
+             answers: AnswerCheck = .recorded) {
             self.dir = journal ? (dir ?? temporaryDirectory()) : nil
             engine = EscalationEngine(config: config, clock: clock, notifiers: ["mqtt": notifier], stateDirectory: self.dir,
-                                      bootID: bootID, logger: logs.logger(minimumLevel: .debug), events: lines.sink)
+                                      answers: answers, bootID: bootID, logger: logs.logger(minimumLevel: .debug), events: lines.sink)
         }
 
         func advance(_ seconds: Int) async {
