@@ -37,6 +37,9 @@ public actor EscalationEngine {
     public internal(set) var digest: [Alert] = []
     var journalFailing = false
     var pendingTests: [String: String] = [:]
+    /// Replies refused because their address belongs to no member, by notifier (a stranger writing in the Matrix
+    /// room, a text from an unknown number).
+    public private(set) var refusedReplies: [String: Int] = [:]
     var answeredTests: Set<String> = []
     /// The daily digest, the daily heartbeat, weekly tests and the heartbeat ping (`runSchedule()`).
     var schedule = ScheduleState()
@@ -135,12 +138,13 @@ public actor EscalationEngine {
         apply(ack.incident, .ack(ack), clock.moment())
     }
 
-    /// A free-text reply on a channel without buttons (an SMS "1" / "2 "): the member is found by the contact
-    /// address it came from, the incident is the latest open one they were told about.
+    /// A free-text reply on a channel without buttons (an SMS "1" / "2 ", a Matrix message): the member is found by
+    /// the contact address it came from, the incident is the latest open one they were told about.
     @discardableResult
     public func receive(reply text: String, fromAddress address: String, notifier: String) -> Ack? {
         let norm = { (s: String) in SMSNotifier.number(s) ?? s }
         guard let m = config.members.first(where: { $0.contacts.contains { $0.notifier == notifier && norm($0.address) == norm(address) } }) else {
+            refusedReplies[notifier, default: 0] += 1
             logger.notice("reply via \(notifier) from an address that belongs to no member; ignored")
             return nil
         }
