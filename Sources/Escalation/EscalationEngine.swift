@@ -195,7 +195,7 @@ public actor EscalationEngine {
         order.compactMap { incidents[$0] }.filter { !$0.isClosed }.flatMap { $0.armed.values }.min()
     }
 
-    /// Fetches answers held by polling notifiers (Pushover receipts, SMS replies) and feeds them in.
+    /// Fetches answers held by polling notifiers (Pushover receipts, ntfy buttons, SMS and Matrix replies) and feeds them in.
     /// With many homes in one process, poll a shared SMS spool once in the executable instead, and route replies with
     /// `receive(reply:fromAddress:notifier:)`.
     public func pollNotifiers(now: ContinuousClock.Instant = .now) async {
