@@ -59,7 +59,7 @@ let package = Package(
         .testTarget(name: "CareSupportTests", dependencies: ["CareSupport"]),
         .testTarget(name: "AnomalyTests", dependencies: ["Anomaly", "CareSupport"]),
         .testTarget(name: "SensorIngestTests", dependencies: ["SensorIngest", "Anomaly", "CareSupport", "TestSupport"]),
-        .testTarget(name: "EscalationTests", dependencies: ["Escalation", "CareSupport"]),
+        .testTarget(name: "EscalationTests", dependencies: ["Escalation", "CareSupport", "TestSupport"]),
         .testTarget(name: "careMonitordTests", dependencies: ["TestSupport", "CareSupport", "Escalation", "Anomaly"]),
     ]
 )

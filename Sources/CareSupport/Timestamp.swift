@@ -108,6 +108,19 @@ public enum Timestamp {
         return "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))T\(pad(h, 2)):\(pad(mi, 2)):\(pad(s, 2)).\(pad(ms, 3))Z"
     }
 
+    /// The Internet Message Format's date (RFC 5322 §3.3) in UTC: `Mon, 23 Nov 2026 14:02:03 +0000`.
+    public static func rfc5322(milliseconds: Int64) -> String {
+        let seconds = milliseconds >= 0 ? milliseconds / 1000 : (milliseconds - 999) / 1000
+        var days = Int(seconds / 86_400)
+        var secondOfDay = Int(seconds % 86_400)
+        if secondOfDay < 0 { secondOfDay += 86_400; days -= 1 }
+        let (y, m, d) = civilFromDays(days)
+        let weekday = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"][((days % 7) + 7 + 4) % 7] // 1970-01-01: Thursday
+        let month = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"][m - 1]
+        let h = secondOfDay / 3600, mi = secondOfDay / 60 % 60, s = secondOfDay % 60
+        return "\(weekday), \(pad(d, 2)) \(month) \(pad(y, 4)) \(pad(h, 2)):\(pad(mi, 2)):\(pad(s, 2)) +0000"
+    }
+
     /// mosquitto_sub's `%j` timestamp: `2026-11-23T00:01:02.320177Z+0000` (microseconds).
     public static func mosquittoTST(_ epochSeconds: Double) -> String {
         let totalUs = Int((epochSeconds * 1_000_000).rounded(.down))

@@ -183,7 +183,7 @@ public struct EscalationConfig: Sendable {
                 r.fail("\(p).address", problem)
                 continue
             }
-            out.append(Contact(notifier: n, address: address, answers: notifiers[n]?.answerPath ?? .none))
+            out.append(Contact(notifier: n, address: address, answers: notifiers[n]?.answerPath(for: address) ?? .none))
         }
         return out
     }

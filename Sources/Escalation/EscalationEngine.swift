@@ -37,6 +37,9 @@ public actor EscalationEngine {
     public internal(set) var digest: [Alert] = []
     var journalFailing = false
     var pendingTests: [String: String] = [:]
+    /// Replies refused because their address belongs to no member, by notifier (a stranger writing in the Matrix
+    /// room, a text from an unknown number).
+    public private(set) var refusedReplies: [String: Int] = [:]
     var answeredTests: Set<String> = []
     /// The daily digest, the daily heartbeat, weekly tests and the heartbeat ping (`runSchedule()`).
     var schedule = ScheduleState()
@@ -163,12 +166,14 @@ public actor EscalationEngine {
         apply(ack.incident, .ack(ack), clock.moment())
     }
 
-    /// A free-text reply on a channel without buttons (an SMS "1" / "2 "): the member is found by the contact
-    /// address it came from, the incident is the latest open one they were told about.
+    /// A free-text reply on a channel without buttons (an SMS "1" / "2 ", a Matrix message): the member is found by
+    /// the contact address it came from, the incident is the latest open one they were told about.
     @discardableResult
     public func receive(reply text: String, fromAddress address: String, notifier: String) -> Ack? {
         let norm = { (s: String) in SMSNotifier.number(s) ?? s }
         guard let m = config.members.first(where: { $0.contacts.contains { $0.notifier == notifier && norm($0.address) == norm(address) } }) else {
+            refusedReplies[notifier, default: 0] += 1
+            refusedAnswers += 1
             logger.notice("reply via \(notifier) from an address that belongs to no member; ignored")
             return nil
         }
@@ -219,7 +224,7 @@ public actor EscalationEngine {
         order.compactMap { incidents[$0] }.filter { !$0.isClosed }.flatMap { $0.armed.values }.min()
     }
 
-    /// Fetches answers held by polling notifiers (Pushover receipts, SMS replies) and feeds them in.
+    /// Fetches answers held by polling notifiers (Pushover receipts, ntfy buttons, SMS and Matrix replies) and feeds them in.
     /// With many homes in one process, poll a shared SMS spool once in the executable instead, and route replies with
     /// `receive(reply:fromAddress:notifier:)`.
     public func pollNotifiers(now: ContinuousClock.Instant = .now) async {

@@ -54,6 +54,13 @@ struct TimestampTests {
         #expect(Timestamp.parse("not a time at all!!") == nil)
     }
 
+    @Test func formatsTheInternetMessageFormatsDateInUTC() {
+        #expect(Timestamp.rfc5322(milliseconds: 1_795_442_523_125) == "Mon, 23 Nov 2026 14:02:03 +0000")
+        #expect(Timestamp.rfc5322(milliseconds: 0) == "Thu, 01 Jan 1970 00:00:00 +0000")
+        #expect(Timestamp.rfc5322(milliseconds: -500) == "Wed, 31 Dec 1969 23:59:59 +0000")
+        #expect(Timestamp.rfc5322(milliseconds: 1_709_164_800_000) == "Thu, 29 Feb 2024 00:00:00 +0000")
+    }
+
     @Test func formatsRFC3339WithMillisecondsAndMosquittoTST() {
         #expect(Timestamp.rfc3339(1_795_442_523.125) == "2026-11-23T14:02:03.125Z")
         #expect(Timestamp.rfc3339(-0.5) == "1969-12-31T23:59:59.500Z")

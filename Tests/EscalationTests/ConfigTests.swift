@@ -27,6 +27,38 @@ struct ConfigTests {
         #expect(c.journal.retentionDays == 365 && c.targets == ResponseTargets(answeredSeconds: 60, attendedMinutes: 45))
     }
 
+    static func circle(notifiers: String, contact: String) -> String {
+        #"{"notifiers": {"# + notifiers + #"}, "circle": {"members": [{"id": "anna", "role": "family", "consent": true, "contacts": ["# + contact + "]}]}}"
+    }
+
+    @Test func matrixTakesRoomIdsOfRoomVersion12AndMemberUserIdsPagedInTheInstancesRoom() throws {
+        let matrix = #""matrix": {"homeserver": "https://m.example", "accessToken": "t""#
+        let v12 = "!Vrvtn9MXmHBOEXnHUZC0YvWJDR7FedCGS5aWsHF2aBc"
+        #expect(issues(Self.circle(notifiers: matrix + "}", contact: #"{"notifier": "matrix", "address": "\#(v12)"}"#)).isEmpty)
+        #expect(issues(Self.circle(notifiers: matrix + #", "room": "\#(v12)"}"#, contact: #"{"notifier": "matrix", "address": "@anna:m.example"}"#)).isEmpty)
+        let noRoom = issues(Self.circle(notifiers: matrix + "}", contact: #"{"notifier": "matrix", "address": "@anna:m.example"}"#))
+        #expect(noRoom.map(\.path) == ["circle.members[0].contacts[0].address"])
+        #expect(noRoom.first?.message.contains("needs the instance's room") == true)
+        let bad = issues(Self.circle(notifiers: matrix + #", "room": "family:m.example"}"#, contact: #"{"notifier": "matrix", "address": "! spaced"}"#))
+        #expect(bad.map(\.path) == ["notifiers.matrix.room", "circle.members[0].contacts[0].address"])
+    }
+
+    @Test func gotifyAddressesNameEachMembersOwnApplicationToken() throws {
+        let gotify = #""gotify": {"url": "https://g.example", "tokens": {"anna": "tk_anna1", "ben": {"credential": "gotify-ben"}}}"#
+        let dir = temporaryDirectory()
+        try "tk_ben22\n".write(toFile: dir + "/gotify-ben", atomically: true, encoding: .utf8)
+        let c = try withCredentialsDirectory(dir) { try EscalationConfig.decode(text: Self.circle(notifiers: gotify, contact: #"{"notifier": "gotify", "address": "anna"}"#)).get() }
+        let conf = try #require(c.notifiers["gotify"] as? GotifyNotifier.Configuration)
+        #expect(conf.tokens.mapValues { $0.reveal() } == ["anna": "tk_anna1", "ben": "tk_ben22"] && conf.token == nil)
+        let unknown = withCredentialsDirectory(dir) { issues(Self.circle(notifiers: gotify, contact: #"{"notifier": "gotify", "address": "carol"}"#)) }
+        #expect(unknown.map(\.path) == ["circle.members[0].contacts[0].address"])
+        #expect(unknown.first?.message.contains("is not one of anna, ben") == true)
+        let shared = withCredentialsDirectory(dir) { issues(Self.circle(notifiers: gotify, contact: #"{"notifier": "gotify"}"#)) }
+        #expect(shared.first?.message.contains("has no shared token") == true)
+        let neither = issues(#"{"notifiers": {"gotify": {"url": "https://g.example"}}}"#)
+        #expect(neither.map(\.path) == ["notifiers.gotify.token"])
+    }
+
     @Test func configWithNoCircleIsValidWithDefaults() throws {
         let c = try EscalationConfig.decode(text: #"{"person": {"id": "linda"}}"#).get()
         #expect(c.members.isEmpty && c.person.name == "linda")
@@ -111,7 +143,7 @@ struct ConfigTests {
         let text = #"{"notifiers": {"gotify": {"url": "https://g.example", "token": {"credential": "gotify-token"}}}}"#
         let c = try withCredentialsDirectory(dir) { try EscalationConfig.decode(text: text).get() }
         let gotify = try #require(c.notifiers["gotify"] as? GotifyNotifier.Configuration)
-        #expect(gotify.token.reveal() == "tk_credential456")
+        #expect(gotify.token?.reveal() == "tk_credential456")
         #expect(!"\(gotify)".contains("tk_credential456"))
 
         let outside = withCredentialsDirectory(nil) { issues(text) }

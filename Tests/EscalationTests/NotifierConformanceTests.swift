@@ -148,6 +148,7 @@ func address(for kind: String) -> String {
     case "sms": "+447700900123"
     case "pushover": "uQiRzpo4DXghDmr9QzzfQu27cmVRsG"
     case "email": "anna@example.org"
+    case "gotify": ""
     case "ntfy": "linda-care-anna"
     case "mqtt": "caremonitord/linda/phones/anna"
     default: "!room:example.org"

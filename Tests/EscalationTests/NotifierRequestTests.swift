@@ -71,7 +71,7 @@ struct NotifierRequestTests {
     @Test func gotifyPostsMessageWithAppTokenHeader() async throws {
         let server = TestHTTPServer { _ in .init(200, #"{"id":12}"#) }
         let n = GotifyNotifier(name: "gotify", url: server.baseURL + "/", token: Secret(Self.token))
-        _ = await n.deliver(sampleNotification())
+        _ = await n.deliver(sampleNotification(address: ""))
         let r = try #require(server.requests.first)
         #expect(r.method == "POST" && r.path == "/message")
         #expect(r.header("X-Gotify-Key") == Self.token)
@@ -91,6 +91,82 @@ struct NotifierRequestTests {
         #expect(r.path == "/_matrix/client/v3/rooms/%21room%3Aexample.org/send/m.room.message/linda-20261123-140200%2F3")
         #expect(r.header("Authorization") == "Bearer \(Self.token)")
         #expect(try json(r.body) == ["msgtype": "m.text", "body": "Linda: fall — can you go?\nLinda: Fall detected at 14:02 (hallway). Can you go?"])
+    }
+
+    @Test func matrixPagesAMemberAddressedByUserIdInTheInstancesRoomSayingHowToAnswer() async throws {
+        let server = TestHTTPServer { _ in .init(200, #"{"event_id":"$abc"}"#) }
+        let room = "!Vrvtn9MXmHBOEXnHUZC0YvWJDR7FedCGS5aWsHF2aBc"
+        let n = MatrixNotifier(name: "matrix", homeserver: server.baseURL, accessToken: Secret(Self.token), room: room)
+        _ = await n.deliver(sampleNotification(address: "@anna:example.org"))
+        var update = sampleNotification(address: "@anna:example.org", purpose: .update)
+        update.actions = [.arrived, .resolve]
+        _ = await n.deliver(update)
+        _ = await n.deliver(sampleNotification(address: "!centre:example.org"))
+        let r = server.requests
+        #expect(r.map(\.path) == [String](repeating: "/_matrix/client/v3/rooms/\(HTTPClient.percentEncode(room))/send/m.room.message/linda-20261123-140200%2F3", count: 2)
+                + ["/_matrix/client/v3/rooms/%21centre%3Aexample.org/send/m.room.message/linda-20261123-140200%2F3"])
+        #expect(try json(r[0].body) == ["msgtype": "m.text", "m.mentions": ["user_ids": ["@anna:example.org"]],
+                                        "body": "Linda: fall — can you go?\nLinda: Fall detected at 14:02 (hallway). Can you go?\n@anna:example.org, reply here: 1 if you are going (\"1 15\": there in 15 minutes), 2 if you can't."])
+        #expect(try json(r[1].body)["body"]?.stringValue?.hasSuffix("@anna:example.org, reply here: 3 when you are there, 4 when it is resolved.") == true)
+        // Nothing reads a room contact's answers, so its page asks for none.
+        #expect(try json(r[2].body) == ["msgtype": "m.text", "body": "Linda: fall — can you go?\nLinda: Fall detected at 14:02 (hallway). Can you go?"])
+    }
+
+    @Test func matrixRepliesAreReadFromTheRoomsSyncOnceEachAtMostEveryInterval() async throws {
+        let room = "!r00m"
+        let sync = { @Sendable (since: String, events: [JSONValue]) -> String in
+            var join = JSONObject()
+            join[room] = ["timeline": ["events": .array(events)]]
+            return JSONWriter.serialize(["next_batch": .string(since), "rooms": ["join": .object(join)]])
+        }
+        @Sendable func message(_ sender: String, _ body: String, ts: Double = 1_795_442_600_000) -> JSONValue {
+            ["type": "m.room.message", "sender": .string(sender), "origin_server_ts": .number(ts), "content": ["msgtype": "m.text", "body": .string(body)]]
+        }
+        let server = TestHTTPServer { req in
+            if req.path == "/_matrix/client/v3/account/whoami" { return .init(200, #"{"user_id":"@bot:example.org"}"#) }
+            guard req.path.hasPrefix("/_matrix/client/v3/sync?timeout=0&filter=") else { return .init(404) }
+            if !req.path.contains("&since=") {
+                return .init(200, sync("s1", [message("@anna:example.org", "2", ts: 1_795_442_000_000),   // before the start
+                                              message("@bot:example.org", "Linda: fall"), message("@eve:example.org", "1"),
+                                              message("@anna:example.org", "> <@bot:example.org> Linda: fall\n\n1 10")]))
+            }
+            return .init(200, sync("s2", req.path.hasSuffix("&since=s1") ? [message("@anna:example.org", "3")] : []))
+        }
+        let n = MatrixNotifier(name: "matrix", homeserver: server.baseURL, accessToken: Secret(Self.token), room: room,
+                               since: RFC3339.parse("2026-11-23T14:02:00Z"))
+        let t0 = ContinuousClock.now
+        #expect(await n.poll(now: t0) == [PolledAnswer.reply(from: "@eve:example.org", text: "1"), .reply(from: "@anna:example.org", text: "1 10")])
+        let filter = try #require(server.requests.last?.path.split(separator: "filter=").last.map(String.init)?.removingPercentEncoding)
+        #expect(try json(filter)["room"]?["rooms"] == [.string(room)])
+        #expect(server.requests.allSatisfy { $0.header("Authorization") == "Bearer \(Self.token)" })
+        #expect(await n.poll(now: t0.advanced(by: .seconds(1))).isEmpty)
+        #expect(server.requests.count == 2, "not polled again within the minimum interval")
+        #expect(await n.poll(now: t0.advanced(by: .seconds(3))) == [PolledAnswer.reply(from: "@anna:example.org", text: "3")])
+        #expect(await n.poll(now: t0.advanced(by: .seconds(6))).isEmpty, "each answer once")
+        #expect(server.requests.filter { $0.path.contains("whoami") }.count == 1)
+    }
+
+    @Test func matrixPollingGivesUpWithinItsTimeoutWhenTheHomeserverHangs() async throws {
+        let server = TestHTTPServer { _ in nil }
+        defer { server.stop() }
+        let n = MatrixNotifier(name: "matrix", homeserver: server.baseURL, accessToken: Secret(Self.token), room: "!r")
+        let start = ContinuousClock.now
+        #expect(await n.pollReplies(now: start, timeout: .seconds(1)).isEmpty)
+        #expect(start.duration(to: .now) < .seconds(4))
+    }
+
+    @Test func gotifySendsEachMembersPageWithTheApplicationTokenItsAddressNames() async throws {
+        let server = TestHTTPServer { _ in .init(200, #"{"id":12}"#) }
+        let config = try EscalationConfig.decode(text: #"""
+            {"notifiers": {"gotify": {"url": "\#(server.baseURL)", "tokens": {"anna": "tk_anna1", "ben": "tk_ben22"}}},
+             "circle": {"members": [{"id": "anna", "role": "family", "consent": true, "contacts": [{"notifier": "gotify", "address": "anna"}]},
+                                    {"id": "ben", "role": "neighbour", "consent": true, "contacts": [{"notifier": "gotify", "address": "ben"}]}]}}
+            """#).get()
+        let n = try #require(NotifierRegistry.instantiate(config.notifiers, context: NotifierContext())["gotify"])
+        for m in config.members { _ = await n.deliver(sampleNotification(address: m.contacts[0].address)) }
+        #expect(server.requests.map { $0.header("X-Gotify-Key") } == ["tk_anna1", "tk_ben22"])
+        guard case .failed(let e, _) = await n.deliver(sampleNotification(address: "carol")) else { Issue.record("should fail"); return }
+        #expect(e.disposition == .permanent && e.message.contains("no application token named \"carol\""))
     }
 
     @Test func webhookSendsAlertmanagerVersion4ShapeWithOurIncident() async throws {
@@ -222,11 +298,16 @@ struct NotifierRequestTests {
         #expect(e.message.hasPrefix("cannot start '/nonexistent/notify'"))
     }
 
-    @Test func emailIsAnRFC5322MessageWithTheKeyAsMessageID() {
+    @Test func emailIsAnRFC5322MessageWithTheKeyAsMessageIDInTheIncidentsThread() {
         let n = EmailNotifier(name: "email", from: "care@linda.example")
         let m = n.message(sampleNotification(address: "anna@example.org"))
-        #expect(m.hasPrefix("From: care@linda.example\r\nTo: anna@example.org\r\nSubject: Linda: fall — can you go?\r\nMessage-ID: <linda-20261123-140200.3@caremonitord>\r\n"))
+        #expect(m.hasPrefix("From: care@linda.example\r\nTo: anna@example.org\r\nSubject: Linda: fall — can you go?\r\nMessage-ID: <linda-20261123-140200.3@caremonitord>\r\n"
+                            + "Date: Mon, 23 Nov 2026 14:03:00 +0000\r\nIn-Reply-To: <linda-20261123-140200.1@caremonitord>\r\n"
+                            + "References: <linda-20261123-140200.1@caremonitord>\r\nMIME-Version: 1.0\r\n"))
         #expect(m.hasSuffix("\r\n\r\nLinda: Fall detected at 14:02 (hallway). Can you go?\r\n"))
+        var first = sampleNotification(address: "anna@example.org")
+        first.key = "linda-20261123-140200/1"
+        #expect(!n.message(first).contains("In-Reply-To") && !n.message(first).contains("References"))
     }
 
     @Test func mqttPublishesTheAlertJSONToTheContactsTopic() async {

@@ -2,8 +2,9 @@ import CareSupport
 
 /// `email`: hands an RFC 5322 message to a sendmail-compatible program (`msmtp -t` by default) on stdin, started
 /// with `posix_spawn`. msmtp needs no setuid, so the service keeps `NoNewPrivileges=`. The key becomes the
-/// `Message-ID`, so a mail system that deduplicates can drop a redelivery. Exit 75 (EX_TEMPFAIL) and 69
-/// (EX_UNAVAILABLE) are retried; other failures are permanent.
+/// `Message-ID`, so a mail system that deduplicates can drop a redelivery; the messages after an incident's first
+/// name it in `In-Reply-To` and `References`, so that a mail program shows the incident as one thread. Exit 75
+/// (EX_TEMPFAIL) and 69 (EX_UNAVAILABLE) are retried; other failures are permanent.
 public struct EmailNotifier: Notifier {
     public struct Configuration: NotifierConfiguration {
         public var kind: String { "email" }
@@ -43,11 +44,21 @@ public struct EmailNotifier: Notifier {
 
     static func header(_ s: String) -> String { s.replacingAll("\r", with: " ").replacingAll("\n", with: " ") }
 
+    /// `<linda-20261123-140200.3@caremonitord>` for the key `linda-20261123-140200/3`.
+    static func messageID(key: String) -> String { "<\(header(key.replacingAll("/", with: ".")))@caremonitord>" }
+
+    /// The id of the incident's first message when `n` is a later one of the incident (keys `<incident>/<n>`, counted
+    /// from 1); nil for the first and for messages outside an incident (tests, digests).
+    static func threadRoot(_ n: OutgoingNotification) -> String? {
+        guard n.key.hasPrefix(n.incident + "/"), let seq = Int(n.key.dropFirst(n.incident.count + 1)), seq > 1 else { return nil }
+        return messageID(key: "\(n.incident)/1")
+    }
+
     public func message(_ n: OutgoingNotification) -> String {
-        let id = n.key.replacingAll("/", with: ".")
-        return "From: \(Self.header(from))\r\nTo: \(Self.header(n.address))\r\nSubject: \(Self.header(n.title))\r\n"
-            + "Message-ID: <\(id)@caremonitord>\r\nDate: \(RFC3339.format(n.time))\r\nMIME-Version: 1.0\r\n"
-            + "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n\(n.text)\r\n"
+        var head = "From: \(Self.header(from))\r\nTo: \(Self.header(n.address))\r\nSubject: \(Self.header(n.title))\r\n"
+            + "Message-ID: \(Self.messageID(key: n.key))\r\nDate: \(Timestamp.rfc5322(milliseconds: n.time.milliseconds))\r\n"
+        if let root = Self.threadRoot(n) { head += "In-Reply-To: \(root)\r\nReferences: \(root)\r\n" }
+        return head + "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n\(n.text)\r\n"
     }
 
     public func attempt(_ n: OutgoingNotification, timeout: Duration) async throws(NotifierError) -> DeliveryReceipt {

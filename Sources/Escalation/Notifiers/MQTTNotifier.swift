@@ -43,7 +43,7 @@ public struct MQTTNotifier: Notifier {
             if address.contains(" ") { return "the topic contains a space; some brokers (nats-server) refuse it" }
             return nil
         }
-        public var answerPath: AnswerPath { .buttons }
+        public func answerPath(for address: String) -> AnswerPath { .buttons }
         public func makeNotifier(name: String, context: NotifierContext) -> any Notifier {
             MQTTNotifier(name: name, publisher: context.publisher, retain: retain, retry: retry)
         }

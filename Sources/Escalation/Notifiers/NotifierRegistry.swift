@@ -7,12 +7,12 @@ public protocol NotifierConfiguration: Sendable {
     /// Why `address` cannot work with this notifier, or nil when it can.
     func validate(address: String) -> String?
     func makeNotifier(name: String, context: NotifierContext) -> any Notifier
-    /// How a member answers a page sent this way.
-    var answerPath: AnswerPath { get }
+    /// How a member answers a page sent this way to `address`.
+    func answerPath(for address: String) -> AnswerPath
 }
 
 extension NotifierConfiguration {
-    public var answerPath: AnswerPath { .none }
+    public func answerPath(for address: String) -> AnswerPath { .none }
 }
 
 /// What notifiers may need from the daemon.

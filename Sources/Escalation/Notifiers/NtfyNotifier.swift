@@ -17,7 +17,7 @@ public struct NtfyNotifier: Notifier {
             if address.contains("/") || address.contains(" ") { return "an ntfy topic cannot contain '/' or spaces" }
             return nil
         }
-        public var answerPath: AnswerPath { replyTopic == nil ? .none : .buttons }
+        public func answerPath(for address: String) -> AnswerPath { replyTopic == nil ? .none : .buttons }
         public func makeNotifier(name: String, context: NotifierContext) -> any Notifier {
             NtfyNotifier(name: name, url: url, token: token, replyTopic: replyTopic, retry: retry)
         }

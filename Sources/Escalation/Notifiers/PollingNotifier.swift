@@ -1,5 +1,6 @@
 /// An answer a notifier collected from its service: an ack it could attribute (a Pushover receipt), or a free-text
-/// reply from an address (an SMS) that the engine attributes to a member.
+/// reply from an address (an SMS's number, a Matrix user id) that the engine attributes to the member whose contact
+/// on that notifier has that address.
 public enum PolledAnswer: Sendable, Equatable {
     case ack(Ack)
     case reply(from: String, text: String)
@@ -23,6 +24,12 @@ extension PushoverNotifier: PollingNotifier {
 extension SMSNotifier: PollingNotifier {
     public func poll(now: ContinuousClock.Instant) async -> [PolledAnswer] {
         readReplies().map { .reply(from: $0.from, text: $0.text) }
+    }
+}
+
+extension MatrixNotifier: PollingNotifier {
+    public func poll(now: ContinuousClock.Instant) async -> [PolledAnswer] {
+        await pollReplies(now: now).map { .reply(from: $0.from, text: $0.text) }
     }
 }
 

@@ -19,7 +19,7 @@ public final class PushoverNotifier: Notifier {
             address.count == 30 && address.allSatisfy({ $0.isLetter || $0.isNumber }) ? nil
                 : "the pushover address is the member's 30-character user key"
         }
-        public var answerPath: AnswerPath { .acknowledge }
+        public func answerPath(for address: String) -> AnswerPath { .acknowledge }
         public func makeNotifier(name: String, context: NotifierContext) -> any Notifier {
             PushoverNotifier(name: name, url: url, token: token, retrySeconds: retrySeconds, expireSeconds: expireSeconds,
                              pollInterval: .seconds(pollSeconds), retry: retry, logger: context.logger)

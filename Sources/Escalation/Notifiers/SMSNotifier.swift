@@ -15,7 +15,7 @@ public struct SMSNotifier: Notifier {
         public func validate(address: String) -> String? {
             SMSNotifier.number(address) == nil ? "the sms address is a phone number in international form, e.g. +447700900123" : nil
         }
-        public var answerPath: AnswerPath { .reply }
+        public func answerPath(for address: String) -> AnswerPath { .reply }
         public func makeNotifier(name: String, context: NotifierContext) -> any Notifier { SMSNotifier(name: name, spool: spool) }
     }
 
