@@ -1,6 +1,7 @@
 import CareSupport
 @testable import Escalation
 import Foundation
+import Synchronization
 import Testing
 
 /// Only the member named can answer, and odd or hostile answers never crash the engine or make it lie.
@@ -14,7 +15,9 @@ struct AnswerTests {
         var notifier: InMemoryNotifier { setup.notifier }
         var logs: LogRecorder { setup.logs }
 
-        init(config: EscalationConfig = Fixture.config) { setup = EngineTests.Setup(config: config, answers: .tokens(key)) }
+        init(config: EscalationConfig = Fixture.config, notifiers: [String: any Notifier] = [:]) {
+            setup = EngineTests.Setup(config: config, answers: .tokens(key), notifiers: notifiers)
+        }
 
         /// Opens a fall and lets the self-check run out, so that Anna is paged.
         func annaPaged() async throws -> String {
@@ -167,5 +170,48 @@ struct AnswerTests {
         h2.run(for: 120)
         #expect(h2.pages(to: "anna").first?.text.hasPrefix("Linda pressed her help button at 14:02.") == true, "\(h2.sends.map(\.text))")
         #expect(h2.pages(to: "anna").first?.title == "Linda pressed her help button — can you go?")
+    }
+
+    /// ntfy, end to end against a server that speaks its protocol: the page's button body carries Anna's token;
+    /// pressing it publishes that body to the reply topic, the engine polls it and takes the claim. A POST to the
+    /// reply topic by anyone else (no token) is refused and counted.
+    @Test func anNtfyButtonAnswersOnlyWithTheTokenOfItsPage() async throws {
+        let replies = Mutex<[String]>([])
+        let server = TestHTTPServer { req in
+            if req.method == "POST", req.path == "/linda-acks" {
+                replies.withLock { $0.append(req.body) }
+                return .init(200, #"{"id":"r"}"#)
+            }
+            if req.method == "GET", req.path.hasPrefix("/linda-acks/json?poll=1") {
+                let lines = replies.withLock { list in
+                    list.enumerated().map { JSONWriter.serialize(["id": .string("r\($0.offset)"), "event": "message",
+                                                                  "topic": "linda-acks", "message": .string($0.element)]) }
+                }
+                return .init(200, lines.joined(separator: "\n") + "\n")
+            }
+            return .init(200, #"{"id":"p"}"#)
+        }
+        defer { server.stop() }
+        var c = Fixture.config
+        c.notifiers["push"] = NtfyNotifier.Configuration(url: server.baseURL, token: nil, replyTopic: "linda-acks", retry: RetryPolicy())
+        c.members[0].contacts = [Contact(notifier: "push", address: "linda-care-anna", answers: .buttons)]
+        let s = Live(config: c, notifiers: ["push": NtfyNotifier(name: "push", url: server.baseURL, replyTopic: "linda-acks", since: Fixture.start)])
+        let id = try await s.annaPaged()
+        let page = try #require(server.requests.first { $0.method == "POST" && $0.path == "/" && $0.body.contains("linda-care-anna") })
+        let button = try #require(JSONParser.parse(page.body)["actions"]?.arrayValue?.first)
+        #expect(button["label"] == "I'm going")
+        // Someone who knows the reply topic posts a claim for Anna, then Anna presses her button.
+        _ = try await curlPost(server.baseURL + "/linda-acks", #"{"incident":"\#(id)","member":"anna","action":"claim"}"#)
+        _ = try await curlPost(try #require(button["url"]?.stringValue), try #require(button["body"]?.stringValue))
+        await s.engine.pollNotifiers()
+        #expect(await s.engine.refusedAnswers == 1)
+        #expect(await s.engine.openIncidents.first?.state == .claimed)
+        #expect(await s.engine.openIncidents.first?.responses["anna"] != nil)
+    }
+
+    func curlPost(_ url: String, _ body: String) async throws -> Int32 {
+        let r = try ChildProcess.run(executable: "/usr/bin/env", arguments: ["curl", "-sS", "-o", "/dev/null", "-X", "POST", "--data-binary", body, url],
+                                     outputLimit: 1 << 16, timeout: .seconds(10))
+        return r.status == .exited(0) ? 0 : 1
     }
 }

@@ -15,9 +15,10 @@ struct EngineTests {
         let dir: String?
 
         init(journal: Bool = false, dir: String? = nil, config: EscalationConfig = Fixture.config, bootID: String = "test-boot",
-             answers: AnswerCheck = .recorded) {
+             answers: AnswerCheck = .recorded, notifiers: [String: any Notifier] = [:]) {
             self.dir = journal ? (dir ?? temporaryDirectory()) : nil
-            engine = EscalationEngine(config: config, clock: clock, notifiers: ["mqtt": notifier], stateDirectory: self.dir,
+            engine = EscalationEngine(config: config, clock: clock, notifiers: notifiers.merging(["mqtt": notifier]) { a, _ in a },
+                                      stateDirectory: self.dir,
                                       answers: answers, bootID: bootID, logger: logs.logger(minimumLevel: .debug), events: lines.sink)
         }
 

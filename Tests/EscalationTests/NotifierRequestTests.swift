@@ -16,7 +16,8 @@ struct NotifierRequestTests {
     @Test func ntfyPublishesJSONWithPriorityTagsAndAnswerButtons() async throws {
         let server = TestHTTPServer { _ in .init(200, #"{"id":"m1"}"#) }
         let n = NtfyNotifier(name: "ntfy", url: server.baseURL, token: Secret(Self.token), replyTopic: "linda-acks")
-        let note = sampleNotification(address: "linda-care-anna")
+        var note = sampleNotification(address: "linda-care-anna")
+        note.token = "0123456789abcdef01234567"
         let outcome = await n.deliver(note)
         #expect(outcome == .delivered(DeliveryReceipt(reference: "m1"), attempts: 1))
         let r = try #require(server.requests.first)
@@ -36,7 +37,8 @@ struct NotifierRequestTests {
         // What the button publishes comes back on the reply topic's JSON stream as an ack.
         let published = try #require(actions[0]["body"]?.stringValue)
         let streamLine = JSONWriter.serialize(["event": "message", "topic": "linda-acks", "message": .string(published)])
-        #expect(NtfyNotifier.ack(fromStreamLine: streamLine) == Ack(incident: note.incident, member: "anna", action: .claim, via: "ntfy"))
+        #expect(NtfyNotifier.ack(fromStreamLine: streamLine)
+                == Ack(incident: note.incident, member: "anna", action: .claim, via: "ntfy", proof: .token("0123456789abcdef01234567")))
         #expect(NtfyNotifier.ack(fromStreamLine: #"{"event":"keepalive"}"#) == nil)
     }
 

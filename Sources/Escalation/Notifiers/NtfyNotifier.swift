@@ -84,9 +84,11 @@ public struct NtfyNotifier: Notifier {
         o["tags"] = [.string(tag), .string(n.kind)]
         if let replyTopic, !n.actions.isEmpty {
             o["actions"] = .array(n.actions.prefix(3).map { a in
-                let answer: JSONValue = ["incident": .string(n.incident), "member": .string(n.member), "action": .string(a.rawValue)]
+                var answer: JSONObject = ["incident": .string(n.incident), "member": .string(n.member), "action": .string(a.rawValue)]
+                // The member's token rides in the button's body: a POST to the reply topic without it is refused.
+                if let token = n.token { answer["token"] = .string(token) }
                 return ["action": "http", "label": .string(Self.label(a)), "url": .string("\(url)/\(replyTopic)"),
-                        "method": "POST", "body": .string(JSONWriter.serialize(answer)), "clear": true]
+                        "method": "POST", "body": .string(JSONWriter.serialize(.object(answer))), "clear": true]
             })
         }
         return .object(o)
