@@ -214,4 +214,23 @@ struct AnswerTests {
                                      outputLimit: 1 << 16, timeout: .seconds(10))
         return r.status == .exited(0) ? 0 : 1
     }
+
+    /// Every tier paged, every re-page run out, nobody going: the last step keeps acting, paging everyone and the
+    /// monitoring centre again every ackTimeoutSeconds until someone answers, and says so as a warning.
+    @Test func whenEveryTierIsExhaustedEveryoneIsPagedAgainUntilSomeoneAnswers() {
+        var h = Harness()
+        h.run(for: 60 + 600 + 2 * 120 + 5)   // self-check, the three tiers, their re-pages
+        let warning = h.actions.first { if case .log(.warning, let m) = $0 { m.contains("nobody is going") } else { false } }
+        #expect(warning != nil, "\(h.logs)")
+        let before = h.pages(to: "anna").count
+        let centreBefore = h.pages(to: "centre").count
+        h.run(for: 3 * 120)
+        #expect(h.pages(to: "anna").count >= before + 2, "Anna not paged again: \(h.pages(to: "anna").map(\.time))")
+        #expect(h.pages(to: "centre").count >= centreBefore + 2)
+        #expect(h.pages(to: "dave").isEmpty, "Dave withdrew consent")
+        h.ack("ben", .claim, eta: 10)
+        let after = h.sends.count
+        h.run(for: 5 * 120)
+        #expect(!h.sends.dropFirst(after).contains { $0.purpose == .page }, "paging went on after Ben claimed")
+    }
 }

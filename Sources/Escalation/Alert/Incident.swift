@@ -28,6 +28,8 @@ public enum TimerKey: Sendable, Hashable, CustomStringConvertible {
     case ackTimeout(member: String, attempt: Int)
     /// The member claimed but nobody has arrived by ETA + margin.
     case claimExpiry(member: String)
+    /// Every tier was paged and nobody is going: page everyone again, the n-th time.
+    case lastResort(Int)
 
     public var id: String {
         switch self {
@@ -36,6 +38,7 @@ public enum TimerKey: Sendable, Hashable, CustomStringConvertible {
         case .tierRepeat(let n, let k): "tier-repeat:\(n):\(k)"
         case .ackTimeout(let m, let a): "ack-timeout:\(a):\(m)"
         case .claimExpiry(let m): "claim-expiry:\(m)"
+        case .lastResort(let n): "last-resort:\(n)"
         }
     }
     public var description: String { id }
@@ -48,6 +51,7 @@ public enum TimerKey: Sendable, Hashable, CustomStringConvertible {
         case "tier-repeat" where p.count == 3: guard let n = Int(p[1]), let k = Int(p[2]) else { return nil }; self = .tierRepeat(n, k)
         case "ack-timeout" where p.count == 3: guard let a = Int(p[1]) else { return nil }; self = .ackTimeout(member: p[2], attempt: a)
         case "claim-expiry" where p.count >= 2: self = .claimExpiry(member: p.dropFirst().joined(separator: ":"))
+        case "last-resort" where p.count == 2: guard let n = Int(p[1]) else { return nil }; self = .lastResort(n)
         default: return nil
         }
     }
@@ -305,7 +309,7 @@ public struct Incident: Sendable {
 
     static func isEscalationTimer(_ k: TimerKey) -> Bool {
         switch k {
-        case .tier, .tierRepeat, .ackTimeout, .selfCancel: true
+        case .tier, .tierRepeat, .ackTimeout, .selfCancel, .lastResort: true
         case .claimExpiry: false
         }
     }
@@ -510,6 +514,11 @@ public struct Incident: Sendable {
             disarm(where: { $0 == .tier(next) }, &out)
             pageTier(next, at: now, &out)
         }
+        if needsResponders, pagedMembers.allSatisfy({ responses[$0]?.kind == .declined || unreachable($0) }) {
+            // Nobody left to wait for: their ack timers would only delay the last step.
+            disarm(where: { if case .ackTimeout = $0 { true } else { false } }, &out)
+            startLastResortIfExhausted(at: now, &out)
+        }
     }
 
     func unreachable(_ member: String) -> Bool {
@@ -566,13 +575,19 @@ public struct Incident: Sendable {
         case .tier(let n):
             guard needsResponders else { return }
             pageTier(n, at: now, &out)
+            startLastResortIfExhausted(at: now, &out)
         case .tierRepeat(let n, let r):
             guard needsResponders else { return }
             pageTier(n, repeatNumber: r, at: now, &out)
+            startLastResortIfExhausted(at: now, &out)
+        case .lastResort(let round):
+            guard needsResponders else { return }
+            pageEveryone(round: round, at: now, &out)
         case .ackTimeout(let mid, let attempt):
             guard needsResponders, responses[mid] == nil || responses[mid]?.expired == true, let m = member(mid) else { return }
             guard attempt <= policy.rePages else {
                 out.append(.log(.info, "incident \(id): \(m.label) has not answered after \(attempt) pages"))
+                startLastResortIfExhausted(at: now, &out)
                 return
             }
             let local = LocalTime(now.wall, in: person.timeZone)
@@ -591,6 +606,38 @@ public struct Incident: Sendable {
             tellPaged(purpose: .update, at: now, &out) { s, r in Messages.claimExpired(s, claimer: m, to: r, at: now.wall) }
             resumeEscalation(at: now, &out)
         }
+    }
+
+    /// When every tier has been paged, every re-page has run out and still nobody is going, the policy's last step
+    /// keeps acting: everyone in the circle who can be paged, and the monitoring centre, are paged again every
+    /// `ackTimeoutSeconds` until someone answers.
+    mutating func startLastResortIfExhausted(at now: Moment, _ out: inout [IncidentAction]) {
+        guard needsResponders, !policy.tiers.isEmpty, policy.tiers.indices.allSatisfy(tiersPaged.contains),
+              !armed.keys.contains(where: { k in
+                  switch k {
+                  case .tier, .tierRepeat, .ackTimeout, .lastResort: true
+                  case .selfCancel, .claimExpiry: false
+                  }
+              }) else { return }
+        out.append(.log(.warning, "incident \(id): every tier of the \(kind) policy was paged and nobody is going; "
+            + "paging everyone again\(context.members.contains { $0.role == .monitoringCentre } ? ", the monitoring centre included," : "") "
+            + "every \(policy.ackTimeoutSeconds) s until someone answers"))
+        pageEveryone(round: 1, at: now, &out)
+    }
+
+    mutating func pageEveryone(round: Int, at now: Moment, _ out: inout [IncidentAction]) {
+        let local = LocalTime(now.wall, in: person.timeZone)
+        let inTiers = Set(policy.tiers.flatMap { $0.resolve(in: context.members).map(\.id) })
+        for m in context.members where inTiers.contains(m.id) || m.role == .monitoringCentre {
+            if let r = responses[m.id], !r.expired, r.kind != .declined { continue }
+            guard !m.contacts.isEmpty, m.unavailability(at: now.wall, local: local, severity: severity) == nil else { continue }
+            let attempt = pageAttempts[m.id] ?? 0
+            let ci = attempt % m.contacts.count
+            pageAttempts[m.id] = attempt + 1
+            send(to: m.id, contact: m.contacts[ci], contactIndex: ci, tier: tierOf(m.id), purpose: .page,
+                 text: Messages.page(self, to: m, at: now.wall), at: now, &out)
+        }
+        arm(.lastResort(round + 1), after: .seconds(policy.ackTimeoutSeconds), at: now, &out)
     }
 
     /// After a claim expired or was withdrawn: page the next tier not yet paged, or everyone again.
@@ -672,6 +719,8 @@ extension Incident {
                 expect(policy.tiers.indices.contains(n), "\(k) names no tier of the policy")
             case .selfCancel:
                 expect(state == .selfCancelWindow, "the self-cancel timer runs only in the window")
+            case .lastResort:
+                expect(policy.tiers.indices.allSatisfy(tiersPaged.contains), "\(k) armed before every tier was paged")
             }
         }
         // Records
