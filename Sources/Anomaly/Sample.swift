@@ -89,9 +89,10 @@ public enum SignalKind: UInt8, Sendable, BitwiseCopyable, CaseIterable, CustomSt
     }
 
     /// Readings of these kinds are alarms or protection-state changes: low rate, and never dropped by a full ring.
+    /// Button presses are among them: a button may be her SOS button (`detectors.alarms.sosButtons`).
     @inlinable public var isAlarm: Bool {
         switch self {
-        case .sos, .fall, .smoke, .carbonMonoxide, .waterLeak, .availability: true
+        case .sos, .fall, .smoke, .carbonMonoxide, .waterLeak, .availability, .button: true
         default: false
         }
     }

@@ -188,15 +188,7 @@ struct DecoderFixtureTests {
             Issue.record("\(entry.file) on \(topic): \(e)")
             return
         }
-        var unmatched = message.readings
-        for (signal, value) in expected.readings {
-            if let i = unmatched.firstIndex(where: { $0.signal == signal && approximatelyEqual($0.value, value) }) {
-                unmatched.remove(at: i)
-            } else {
-                Issue.record("\(entry.file): expected \(signal) = \(value); got \(message.readings.map { "\($0.signal)=\($0.value)" })")
-            }
-        }
-        #expect(unmatched.isEmpty, "\(entry.file): unexpected readings \(unmatched.map { "\($0.signal)=\($0.value) (\($0.field))" })")
+        expectReadings(message.readings, expected.readings, entry.file)
         if let time = expected.time {
             #expect(message.time.map { abs($0 - time) < 1e-6 } == true, "\(entry.file): time \(String(describing: message.time)), expected \(time)")
         } else if entry.stack != "highrate" {

@@ -2,6 +2,7 @@ import Anomaly
 import CareSupport
 import SensorIngest
 import TestSupport
+import Testing
 
 /// The configuration of the shared `fixtures.py` check: the six presets (sorted by name, as the check lists them),
 /// an accelerometer source, a SenML source and two Home Assistant topic sources.
@@ -57,4 +58,21 @@ func approximatelyEqual(_ a: ReadingValue, _ b: ReadingValue) -> Bool {
     case (.series(let x), .series(let y)): return x.count == y.count && zip(x, y).allSatisfy(close)
     default: return a == b
     }
+}
+
+/// Records an issue for each expected (signal, value) missing from `readings` (in any order) and for each reading
+/// left over.
+func expectReadings(_ readings: [Reading], _ expected: [(SignalKind, ReadingValue)], _ file: String,
+                    sourceLocation: SourceLocation = #_sourceLocation) {
+    var unmatched = readings
+    for (signal, value) in expected {
+        if let i = unmatched.firstIndex(where: { $0.signal == signal && approximatelyEqual($0.value, value) }) {
+            unmatched.remove(at: i)
+        } else {
+            Issue.record("\(file): expected \(signal) = \(value); got \(readings.map { "\($0.signal)=\($0.value)" })",
+                         sourceLocation: sourceLocation)
+        }
+    }
+    #expect(unmatched.isEmpty, "\(file): unexpected readings \(unmatched.map { "\($0.signal)=\($0.value) (\($0.field))" })",
+            sourceLocation: sourceLocation)
 }

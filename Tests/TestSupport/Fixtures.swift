@@ -8,7 +8,8 @@ import Darwin
 /// The MQTT payload fixtures (real third-party payloads, one file each, listed with their topic, source and
 /// provenance in `index.json`): the repository's copy in `Tests/Fixtures/mqtt` (taken from the project's
 /// `shared/fixtures/mqtt`), so that a clone tests itself wherever it lies; `$CM_SHARED` points at another shared
-/// folder instead (e.g. to test a newer fixture set).
+/// folder instead (e.g. to test a newer fixture set). The project's own sets beside it (`vendor`: alarm-class
+/// payloads the shared set lacks) have the same shape and are always read from the repository.
 public enum Fixtures {
     public struct Entry: Sendable, Equatable {
         /// Path below the fixtures directory, `zigbee2mqtt/water_leak_capture.json`; its first level is the stack.
@@ -24,20 +25,20 @@ public enum Fixtures {
         public var description: String
     }
 
-    /// The fixtures directory.
-    public static func directory(filePath: String = #filePath) -> String {
-        if let shared = getenv("CM_SHARED") {
+    /// The directory of a fixture set (`mqtt`, the shared one, or `vendor`).
+    public static func directory(set: String = "mqtt", filePath: String = #filePath) -> String {
+        if set == "mqtt", let shared = getenv("CM_SHARED") {
             return String(cString: shared) + "/fixtures/mqtt"
         }
-        // <repo>/Tests/TestSupport/Fixtures.swift → <repo>/Tests/Fixtures/mqtt
+        // <repo>/Tests/TestSupport/Fixtures.swift → <repo>/Tests/Fixtures/<set>
         var parts = filePath.split(separator: "/", omittingEmptySubsequences: false)
         parts.removeLast()   // Fixtures.swift
-        return parts.joined(separator: "/") + "/../Fixtures/mqtt"
+        return parts.joined(separator: "/") + "/../Fixtures/" + set
     }
 
-    /// Every entry of `index.json`, in index order.
-    public static func index() throws -> [Entry] {
-        let path = directory() + "/index.json"
+    /// Every entry of a set's `index.json`, in index order.
+    public static func index(set: String = "mqtt") throws -> [Entry] {
+        let path = directory(set: set) + "/index.json"
         guard let bytes = DurableFile.read(path) else { throw Failure(description: "cannot read \(path): the fixtures are in Tests/Fixtures/mqtt (or set CM_SHARED to a shared folder)") }
         let root = try JSONParser.parse(bytes)
         guard case .array(let items)? = root["fixtures"] else { throw Failure(description: "\(path): no `fixtures` array") }
@@ -53,8 +54,8 @@ public enum Fixtures {
     }
 
     /// A fixture's bytes (the exact MQTT payload).
-    public static func payload(_ file: String) throws -> [UInt8] {
-        let path = directory() + "/" + file
+    public static func payload(_ file: String, set: String = "mqtt") throws -> [UInt8] {
+        let path = directory(set: set) + "/" + file
         guard let bytes = DurableFile.read(path) else { throw Failure(description: "cannot read \(path)") }
         return bytes
     }

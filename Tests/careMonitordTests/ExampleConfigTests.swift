@@ -18,7 +18,7 @@ struct ExampleConfigTests {
     static let namedKeys = ["notifiers": "<name>", "detectors.thresholds.applianceLimits": "<word>",
                             "detectors.routine.rooms": "<room>"]
     /// Where the example holds choices made for Linda rather than defaults.
-    static let choices = ["person.contacts", "person.pronouns", "circle.members", "policies[]"]
+    static let choices = ["person.contacts", "person.pronouns", "circle.members", "policies[]", "detectors.alarms.sosButtons"]
     /// Text that has the shape of a relative path but is not a reference: names a test refuses on purpose (listed
     /// here too, in this file).
     /// Paths that name something outside the repository on purpose: a file `apt install` takes from the current

@@ -85,3 +85,30 @@ def decimate(trial_t, xyz, hz_in, hz_out):
     """Keep every (hz_in/hz_out)-th sample, as a low-rate device (and the project's checks) would see it."""
     step = int(round(hz_in / hz_out))
     return trial_t[::step], xyz[::step]
+
+
+def slow_soft(t, xyz, hz, stretch, damp, posture_s=0.5):
+    """The same trial as a slower, softer faller would make it: the movement around the posture (the vector minus
+    its `posture_s` moving mean) scaled by `damp`, then the whole trace played `stretch` times slower, back on a
+    regular grid at `hz`. Older people fall more slowly and land more softly than the young volunteers who
+    simulated these falls; this is the proxy for their falls."""
+    n = max(1, int(round(posture_s * hz)))
+    k = np.ones(n) / n
+    pad = np.pad(xyz.astype(np.float64), ((n // 2, n - 1 - n // 2), (0, 0)), mode="edge")
+    g = np.stack([np.convolve(pad[:, i], k, mode="valid") for i in range(3)], 1)
+    soft = g + damp * (xyz - g)
+    ts = (t - t[0]) * stretch
+    grid = np.arange(0.0, ts[-1] + 1e-9, 1.0 / hz)
+    return grid, np.stack([np.interp(grid, ts, soft[:, i]) for i in range(3)], 1).astype(np.float32)
+
+
+def slowed_falls(trials, stretch, damp, hz=200):
+    """The trials with every fall slowed and damped (`slow_soft`); daily activities unchanged, so the upright
+    direction is still learned from each subject's walking."""
+    out = []
+    for tr in trials:
+        if tr.label == "fall":
+            t, xyz = slow_soft(tr.t, tr.xyz, hz, stretch, damp)
+            tr = Trial(tr.file, tr.subject, tr.group, tr.activity, tr.label, t, xyz, tr.meta)
+        out.append(tr)
+    return out

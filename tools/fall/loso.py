@@ -1,19 +1,34 @@
 """Leave-one-subject-out cross-validation of the fall models, by subject (the honest figures on the tuning sets:
 each subject is scored by a model fitted without them). Waist: SisFall at 200 Hz and 50 Hz (every 4th sample),
 trials of a subject streamed in order so the upright direction is learned as in a capture; the model is fitted on
-both rates at once. Wrist: UMAFall at its own ~20 Hz. Thresholds are those of FallModel.swift.
-usage: python3 tools/fall/loso.py [--wrist]   (--wrist: only the wrist, ~5 s)"""
-import collections, numpy as np
-import data, features as F, upright as U, model, reference
+both rates at once (--augment: every fall also slowed and damped, `FIT_SLOW`, data.slow_soft, each copy weighing
+--augment-weight W [0.25] beside a recorded fall; --trigger G: another candidate trigger than FallModel.swift's).
+Each held-out subject is then scored at other rates too (100, 40 Hz by stride, 60 Hz interpolated, 25 Hz) and on its falls slowed and damped by other factors (`EVAL_SLOW`): the proxy for older
+people's slower, softer falls, which the tuning part lacks. Summaries by group (young, older) and rate.
+Wrist: UMAFall at its own ~20 Hz. Thresholds are those of FallModel.swift.
+usage: python3 tools/fall/loso.py [--wrist] [--augment [--augment-weight W]] [--trigger G]   (--wrist: only the wrist, ~5 s)"""
+import collections, sys, numpy as np
+import data, features as F, upright as U, model, reference, capture
+
+FIT_RATES = (200, 50)
+EVAL_RATES = (100, 60, 40, 25)
+# (stretch, damp): falls played this much slower with their movement around the posture scaled by this much.
+FIT_SLOW = ((1.3, 0.8), (1.7, 0.6))
+EVAL_SLOW = ((1.5, 0.7), (2.0, 0.5))
+# The weight of a slowed, damped fall in the fit, beside a recorded one (--augment-weight W).
+AUG_WEIGHT = float(sys.argv[sys.argv.index("--augment-weight") + 1]) if "--augment-weight" in sys.argv else 0.25
+# The waist trigger (g) of FallModel.swift; --trigger G tries another.
+TRIGGER = float(sys.argv[sys.argv.index("--trigger") + 1]) if "--trigger" in sys.argv else reference.MODELS["waist"]["trigger"]
 
 def sisfall_candidates(S, hz):
+    prm = dict(F.DEFAULT); prm["trigger"] = TRIGGER
     recs = []; learners = {}
     for k, tr in enumerate(S):
-        t, xyz = data.decimate(tr.t, tr.xyz, 200, hz); xyz = xyz.astype(float)
+        t, xyz = capture.resample(tr.t, tr.xyz, 200, hz); xyz = xyz.astype(float)
         a = np.linalg.norm(xyz, axis=1); imp = t[np.argmax(a)]
         L = learners.setdefault(tr.subject, U.Upright()); L.history = []
         before = (L.u.copy(), L.known()); L.feed_trial(t, xyz)
-        for r in F.trial_features(t, xyz):
+        for r in F.trial_features(t, xyz, prm):
             tp, tdec = r[0], r[1]; u, known = before
             for tu, uu, kk in L.history:
                 if tu <= tdec: u, known = uu, kk
@@ -44,31 +59,69 @@ def table(name, trials, near, anyc, thr):
           f"({fa[~lab & old].sum()}/{(~lab & old).sum()})")
     print("false alarms:", dict(collections.Counter(trials[i].activity for i in np.flatnonzero(fa & ~lab))))
 
+def summary(name, trials, near, anyc, thr, soft, falls_only=False):
+    """One line by group: young subjects' falls found (and the softest quarter of them), ADLs falsely alarmed by
+    group."""
+    lab = np.array([t.label == "fall" for t in trials]); old = np.array([t.group == "elderly" for t in trials])
+    det = near >= thr; fa = anyc >= thr
+    pct = lambda k, n: f"{100 * k / n:.2f}% ({k}/{n})" if n else "-"
+    y = lab & ~old; line = f"{name:34} young falls {pct(det[y].sum(), y.sum())}"
+    if soft is not None: line += f", softest quarter {pct(det[y & soft].sum(), (y & soft).sum())}"
+    if not falls_only:
+        line += f"; ADLs falsely alarmed: young {pct(fa[~lab & ~old].sum(), (~lab & ~old).sum())}, older {pct(fa[~lab & old].sum(), (~lab & old).sum())}"
+    print(line)
+
+
+def trial_scores(R, sc, n):
+    near = np.full(n, -np.inf); anyc = np.full(n, -np.inf)
+    np.maximum.at(near, R[R[:, 2] == 1, 0].astype(int), sc[R[:, 2] == 1])
+    np.maximum.at(anyc, R[:, 0].astype(int), sc)
+    return near, anyc
+
+
 def main():
-    import sys
     if "--wrist" in sys.argv[1:]:
         return wrist_loso()
+    augment = "--augment" in sys.argv[1:]
     S = data.sisfall()
-    D = {hz: sisfall_candidates(S, hz) for hz in (200, 50)}
     subj_of = np.array([t.subject for t in S])
+    peaks = np.array([np.linalg.norm(t.xyz.astype(float), axis=1).max() if t.label == "fall" else np.inf for t in S])
+    soft = peaks <= np.percentile(peaks[np.isfinite(peaks)], 25)
+    # (name, rate, candidates, falls only?, in the fit?)
+    sets = [(f"{hz} Hz", hz, sisfall_candidates(S, hz), False, True) for hz in FIT_RATES]
+    if augment:
+        for st, dm in FIT_SLOW:
+            T = data.slowed_falls(S, st, dm)
+            sets += [(f"{hz} Hz falls x{st} slower, x{dm} movement", hz, sisfall_candidates(T, hz), True, True) for hz in FIT_RATES]
+    sets += [(f"{hz} Hz", hz, sisfall_candidates(S, hz), False, False) for hz in EVAL_RATES]
+    for st, dm in EVAL_SLOW:
+        T = data.slowed_falls(S, st, dm)
+        sets += [(f"{hz} Hz falls x{st} slower, x{dm} movement", hz, sisfall_candidates(T, hz), True, False) for hz in FIT_RATES]
+    print(f"\nwaist model fitted on {', '.join(n for n, _, _, _, f in sets if f)}")
     for with_tilt, mname in ((True, "waist-upright"), (False, "waist")):
-        scores = {hz: np.full(len(R), -np.inf) for hz, R in D.items()}
+        scores = [np.full(len(R), -np.inf) for _, _, R, _, _ in sets]
         for s in sorted(set(subj_of)) + ["ALL"]:
-            Xs, ys = [], []
-            for hz, R in D.items():
-                subj = subj_of[R[:, 0].astype(int)]; pos = (R[:, 1] == 1) & (R[:, 2] == 1); neg = R[:, 1] == 0
+            Xs, ys, ws = [], [], []
+            for _, _, R, falls_only, fitted in sets:
+                if not fitted: continue
+                subj = subj_of[R[:, 0].astype(int)]; pos = (R[:, 1] == 1) & (R[:, 2] == 1)
+                neg = (R[:, 1] == 0) & (not falls_only)
                 tr = gate(R) & (pos | neg) & (subj != s); Xs.append(X_of(R, with_tilt)[tr]); ys.append(pos[tr].astype(float))
-            beta = model.fit(np.vstack(Xs), np.concatenate(ys), l2=1.0)
+                ws.append(np.full(tr.sum(), AUG_WEIGHT if falls_only else 1.0))
+            beta = model.fit(np.vstack(Xs), np.concatenate(ys), l2=1.0, w=np.concatenate(ws))
             if s == "ALL": print(f"\n{mname} coefficients fitted on every subject (FallModel.swift):", np.round(beta, 4).tolist()); break
-            for hz, R in D.items():
+            for k, (_, _, R, _, _) in enumerate(sets):
                 subj = subj_of[R[:, 0].astype(int)]; m = gate(R) & (subj == s)
-                scores[hz][m] = model.score(X_of(R, with_tilt)[m], beta)
-        for hz, R in D.items():
-            near = np.full(len(S), -np.inf); anyc = np.full(len(S), -np.inf)
-            np.maximum.at(near, R[R[:, 2] == 1, 0].astype(int), scores[hz][R[:, 2] == 1])
-            np.maximum.at(anyc, R[:, 0].astype(int), scores[hz])
-            table(f"SisFall waist {hz} Hz, model {mname}" + ("" if with_tilt else " (upright never learned)"), S, near, anyc,
-                  reference.MODELS[mname]["thr"])
+                scores[k][m] = model.score(X_of(R, with_tilt)[m], beta)
+        thr = reference.MODELS[mname]["thr"]
+        tag = "" if with_tilt else " (upright never learned)"
+        for k, (name, hz, R, falls_only, fitted) in enumerate(sets):
+            if fitted and not falls_only:
+                table(f"SisFall waist {name}, model {mname}{tag}", S, *trial_scores(R, scores[k], len(S)), thr)
+        print(f"\n== LOSO by group and rate, model {mname}{tag} (older subjects recorded ADLs only)")
+        for k, (name, hz, R, falls_only, fitted) in enumerate(sets):
+            if falls_only and fitted: continue
+            summary(name, S, *trial_scores(R, scores[k], len(S)), thr, None if falls_only else soft, falls_only)
     wrist_loso()
 
 

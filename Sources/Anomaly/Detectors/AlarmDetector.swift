@@ -6,6 +6,9 @@ import CareSupport
 /// Rules (parameters under `detectors.alarms`, defaults in brackets):
 /// - `sos`, vendor `fall`: every press/event raises (a device that repeats one press within
 ///   `repeatSuppressSeconds` [10] raises once); a vendor sensor that later reports `false` clears it.
+/// - A press of a button named in `sosButtons` [none] (its device, or device/channel, as `explain` shows it) raises
+///   `sos` like an SOS key, with the press (`single`, `double`, `long`, `hold`…) in the detail; a release is not a
+///   press.
 /// - `smoke`, `co`: raised on the rising edge, cleared on the falling edge.
 /// - `water-leak`: raised when the sensor stays wet for `waterLeakConfirmSeconds` [120]: a real leak stays wet, while a
 ///   toilet-flush float switch or a splash goes dry within a minute or so (up to 71 s in the shared homes); cleared when it reports dry.
@@ -16,6 +19,7 @@ public final class AlarmDetector: Detector {
     let context: DetectorContext
     let repeatSuppressSeconds: Double
     let waterLeakConfirmSeconds: Double
+    let sosButtons: Set<String>
 
     struct SlotState {
         var kind: DetectionKind
@@ -23,6 +27,7 @@ public final class AlarmDetector: Detector {
         var active = false        // raised and not cleared
         var wetSince = Double.nan // water leak: wet, not yet confirmed
         var lastRaise = -Double.infinity
+        var isButton = false
     }
     var slots: [SlotState] = []
     var slotOfSignal = SignalSlots()
@@ -31,15 +36,18 @@ public final class AlarmDetector: Detector {
         var r = SettingsReader(settings, path: path)
         let repeatSuppress = r.number("repeatSuppressSeconds", default: 10, range: 0...600)
         let confirm = r.number("waterLeakConfirmSeconds", default: 120, range: 0...3600)
-        r.rejectUnknown(["repeatSuppressSeconds", "waterLeakConfirmSeconds"])
+        let sosButtons = r.strings("sosButtons", default: [])
+        r.rejectUnknown(["repeatSuppressSeconds", "waterLeakConfirmSeconds", "sosButtons"])
         try r.finish()
-        return AlarmDetector(context: context, repeatSuppressSeconds: repeatSuppress, waterLeakConfirmSeconds: confirm)
+        return AlarmDetector(context: context, repeatSuppressSeconds: repeatSuppress, waterLeakConfirmSeconds: confirm,
+                             sosButtons: sosButtons)
     }
 
-    init(context: DetectorContext, repeatSuppressSeconds: Double, waterLeakConfirmSeconds: Double) {
+    init(context: DetectorContext, repeatSuppressSeconds: Double, waterLeakConfirmSeconds: Double, sosButtons: [String] = []) {
         self.context = context
         self.repeatSuppressSeconds = repeatSuppressSeconds
         self.waterLeakConfirmSeconds = waterLeakConfirmSeconds
+        self.sosButtons = Set(sosButtons)
     }
 
     static func kind(of signal: SignalKind) -> DetectionKind? {
@@ -54,14 +62,20 @@ public final class AlarmDetector: Detector {
     }
 
     public func accepts(_ signal: SignalInfo) -> Bool {
-        guard let kind = Self.kind(of: signal.kind) else { return false }
+        let isSOSButton = signal.kind == .button
+            && (sosButtons.contains(signal.device) || sosButtons.contains(signal.deviceName))
+        guard let kind = isSOSButton ? .sos : Self.kind(of: signal.kind) else { return false }
         slotOfSignal.assign(signal.id, slot: slots.count)
-        slots.append(SlotState(kind: kind, signal: signal.id))
+        slots.append(SlotState(kind: kind, signal: signal.id, isButton: isSOSButton))
         return true
     }
 
+    /// Button words that end a press rather than make one (Zigbee2MQTT `release`, `hold_release`, `long_release`).
+    static func isRelease(_ word: String) -> Bool { word.hasSuffix("release") || word.hasSuffix("released") }
+
     public func process(_ sample: Sample) {
         guard let s = slotOfSignal.slot(of: sample.signal) else { return }
+        if slots[s].isButton { return press(s, sample) }
         let on = sample.value != 0
         switch slots[s].kind {
         case .sos, .fall:
@@ -95,6 +109,15 @@ public final class AlarmDetector: Detector {
                 emit(s, .cleared, sample.time, detail: ["value": .bool(false)])
             }
         }
+    }
+
+    /// A press of an SOS button. Its word is looked up only here, on a press of a marked button (rare), never for
+    /// other signals.
+    func press(_ s: Int, _ sample: Sample) {
+        guard let word = context.signals.text(for: Int(sample.value), of: slots[s].signal), !Self.isRelease(word) else { return }
+        guard sample.time - slots[s].lastRaise >= repeatSuppressSeconds || sample.time < slots[s].lastRaise else { return }
+        slots[s].lastRaise = sample.time
+        emit(s, .raised, sample.time, detail: ["source": "button", "press": .string(word)])
     }
 
     func checkWet(_ s: Int, at time: Double) {

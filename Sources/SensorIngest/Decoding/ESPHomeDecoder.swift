@@ -10,7 +10,8 @@ import CareSupport
 ///     otherwise a boolean `state`.
 ///   - `sensor` number: by the object id's words (`temperature` °C, `humidity` %, `heart_rate` bpm, `spo2` %,
 ///     `battery`…), otherwise a `measurement` without unit (ESPHome does not publish units on state topics);
-///     `nan` (no value yet) and `uptime` give no reading.
+///     `nan` (no value yet) and `uptime` give no reading. Text on a `sensor` topic is a text sensor (ESPHome
+///     publishes those under `sensor/`): a text `state`, or a fall state when the object id names a fall.
 ///   - `switch`, `light`, `fan` (`ON`/`OFF`, or the light JSON schema `{"state":"ON",…}`) → appliance_on.
 ///   - `event` `{"event_type":"single"}` → button. `text_sensor` and others → a text `state`.
 /// - `…/command`, `<prefix>/debug`, other topics: recognised, no reading.
@@ -39,6 +40,8 @@ public struct ESPHomeDecoder: PayloadDecoder {
         case "sensor":
             let raw = try PayloadReading.plain(payload, options)
             if case .string(let s) = raw, s.lowercased() == "nan" || s.isEmpty { return .noReading }
+            // Text sensors publish under `sensor/` too (their MQTT component type is "sensor").
+            if case .string(let s) = raw { return text(s, raw, object, words) }
             guard let v = try FieldValue.number(raw, "\(component)/\(object)") else { return .noReading }
             if words.contains("uptime") { return .noReading }
             if let meaning = SignalNames.numeric(words: words, unit: nil) {
@@ -62,13 +65,19 @@ public struct ESPHomeDecoder: PayloadDecoder {
         default:
             let raw = try PayloadReading.plain(payload, options)
             if case .string(let s) = raw, s.isEmpty { return .noReading }
-            let text: String = switch raw {
+            let shown: String = switch raw {
             case .string(let s): s
             case .number(let n): n.text
             default: raw.description
             }
-            return one(.state, .text(text), nil, raw, object)
+            return text(shown, raw, object, words)
         }
+    }
+
+    /// A text sensor's state; one named for falls (`fall_status`: `normal`, `fall`, `falling`) is a fall state.
+    func text(_ s: String, _ raw: JSONValue, _ object: String, _ words: [String]) -> DecodedMessage {
+        if SignalNames.binary(words)?.signal == .fall { return one(.fall, .bool(SignalNames.isFallWord(s)), nil, raw, object) }
+        return one(.state, .text(s), nil, raw, object)
     }
 
     func status(_ payload: UnsafeRawBufferPointer) throws(DecodeError) -> DecodedMessage {

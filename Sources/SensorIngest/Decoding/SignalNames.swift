@@ -52,6 +52,14 @@ enum SignalNames {
         return nil
     }
 
+    /// Vendor fall states as words (`fall`, `falling`, `fallen`, `maybe_fall`…) are true; `none`, `normal`, `no_fall`,
+    /// `clear` are false.
+    static func isFallWord(_ s: String) -> Bool {
+        let w = s.lowercased()
+        if w.hasPrefix("no") || w == "clear" { return false }
+        return w.contains("fall")
+    }
+
     /// How a number in the stack's unit becomes ours.
     enum Conversion: Equatable {
         case identity

@@ -13,9 +13,9 @@ import CareSupport
 /// - `<base>/<friendly name>/<attribute>` with a plain value (`output: attribute`): the attribute as a reading.
 ///
 /// Keys (Zigbee2MQTT's exposes): `occupancy`/`presence` → motion, `contact` (true = closed, as ours), `water_leak`,
-/// `smoke`, `carbon_monoxide`, `tamper`, `vibration`, `sos`, fall keys (`fall`, `fall_down_status`…), `action`
-/// (button words; `emergency`/`sos`/`panic` → sos; `vibration`/`tilt`/`drop` → vibration when no `vibration` key;
-/// `fall` → fall), `temperature` °C, `humidity` %, `pressure` hPa, `illuminance_lux` (1.x, preferred) else
+/// `smoke`, `carbon_monoxide`, `tamper`, `vibration`, `sos`, fall keys (`fall`, `fall_down_status`, `fall_status`…),
+/// `action`, or legacy `click` when there is no `action` (button words; `emergency`/`sos`/`panic` → sos;
+/// `vibration`/`tilt`/`drop` → vibration when no `vibration` key; `fall` → fall; `""` is the reset after a press), `temperature` °C, `humidity` %, `pressure` hPa, `illuminance_lux` (1.x, preferred) else
 /// `illuminance` lux, `battery` %, `voltage` (≥ 1000 or with `battery`: battery mV → `battery_voltage` V; otherwise
 /// mains V), `power` W, `energy` kWh, `current` A, `state` ON/OFF → appliance_on, `linkquality`, `co2` ppm.
 /// `last_seen` (ISO 8601 with zone, or epoch ms) is the message time: the bridge stamps it from its own clock.
@@ -77,6 +77,7 @@ public struct Zigbee2MQTTDecoder: PayloadDecoder {
         let hasLux = object["illuminance_lux"].map { !$0.isNull } ?? false
         let hasVibrationKey = object["vibration"].map { !$0.isNull } ?? false
         let hasBattery = object["battery"].map { !$0.isNull } ?? false
+        let hasAction = object["action"].map { !$0.isNull } ?? false
         var time: Double?
 
         func add(_ signal: SignalKind, _ value: ReadingValue, _ unit: String?, _ key: String, _ raw: JSONValue) {
@@ -104,14 +105,16 @@ public struct Zigbee2MQTTDecoder: PayloadDecoder {
                 if let b = try FieldValue.bool(raw, key) { add(.sos, .bool(b), nil, key, raw) }
             case "fall", "fall_detected":
                 if let b = try FieldValue.bool(raw, key) { add(.fall, .bool(b), nil, key, raw) }
-            case "fall_down_status", "fall_detection_status", "fall_state", "fall_detection":
+            case "fall_down_status", "fall_status", "fall_detection_status", "fall_state", "fall_detection":
                 // Vendors spell these as words, booleans or codes (0 = none).
                 switch raw {
                 case .bool(let b): add(.fall, .bool(b), nil, key, raw)
                 case .number(let n): add(.fall, .bool(n.value != 0), nil, key, raw)
-                default: if let s = try FieldValue.string(raw, key) { add(.fall, .bool(Self.isFallWord(s)), nil, key, raw) }
+                default: if let s = try FieldValue.string(raw, key) { add(.fall, .bool(SignalNames.isFallWord(s)), nil, key, raw) }
                 }
-            case "action":
+            case "action", "click":
+                // Legacy payloads carry `click`, and with `legacy: true` both keys for one press.
+                if key == "click" && hasAction { continue }
                 guard let s = try FieldValue.string(raw, key) else { continue }
                 let word = s.lowercased()
                 switch word {
@@ -174,12 +177,5 @@ public struct Zigbee2MQTTDecoder: PayloadDecoder {
             }
         }
         return DecodedMessage(readings: readings, time: time)
-    }
-
-    /// Vendor fall states (`fall`, `fallen`, `maybe_fall`…) are true; `none`, `normal`, `no_fall` are false.
-    static func isFallWord(_ s: String) -> Bool {
-        let w = s.lowercased()
-        if w.hasPrefix("no") || w == "normal" || w == "clear" { return false }
-        return w.contains("fall")
     }
 }
