@@ -89,6 +89,16 @@ public actor EscalationEngine {
             return .ignore
         }
         let now = clock.moment()
+        if alert.answersSelfCheck, alert.state == .raised {
+            let waiting = order.filter { incidents[$0]?.state == .selfCancelWindow }
+            if !waiting.isEmpty {
+                logger.info("\(alert.kind) press\(alert.device.map { " on \($0)" } ?? "") taken as \(config.person.name)'s \"I'm fine\" to \(waiting.joined(separator: ", "))")
+                for id in waiting {
+                    apply(id, .ack(Ack(incident: id, member: person, action: .cancel, via: alert.device ?? "button", proof: .channel)), now)
+                }
+                return .answeredSelfCheck(waiting)
+            }
+        }
         let route = IncidentRouter.route(alert, incidents: order.compactMap { incidents[$0].map(IncidentSummary.init) },
                                          policies: config.policies)
         switch route {
@@ -115,6 +125,7 @@ public actor EscalationEngine {
             note(["t": "digest", "wall": .string(RFC3339.format(now.wall)), "alert": JournalCodec.encode(alert)])
         case .ignore:
             logger.debug("\(alert.kind) cleared with no open incident")
+        case .answeredSelfCheck: break
         }
         return route
     }

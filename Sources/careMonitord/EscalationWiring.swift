@@ -15,10 +15,15 @@ func alert(from d: Detection) -> Alert {
     // The detail for people: a detector's own sentence when it wrote one, else its facts as compact JSON.
     let text = d.detail["summary"]?.stringValue ?? d.detail["text"]?.stringValue
         ?? (d.detail.isEmpty ? "" : JSONWriter.serialize(.object(d.detail)))
-    return Alert(person: d.person, kind: d.kind.rawValue, severity: severity,
-                 state: d.state == .raised ? .raised : .cleared,
-                 time: WallTime(milliseconds: Int64((d.time * 1000).rounded())), device: d.device, detail: text,
-                 wording: d.kind.wording)
+    var a = Alert(person: d.person, kind: d.kind.rawValue, severity: severity,
+                  state: d.state == .raised ? .raised : .cleared,
+                  time: WallTime(milliseconds: Int64((d.time * 1000).rounded())), device: d.device, detail: text,
+                  wording: d.kind.wording)
+    // A long press of her help button is how she says "I'm fine" to her own self-check, from any room.
+    if d.kind == .sos, let press = d.detail["press"]?.stringValue, ["long", "hold", "long_press"].contains(press) {
+        a.answersSelfCheck = true
+    }
+    return a
 }
 
 /// Runs an async body to completion from synchronous code (a command's main thread, never a pool thread).

@@ -57,4 +57,40 @@ struct VendorAlarmReplayTests {
         #expect(sos.map { $0["detail"]?["press"]?.stringValue ?? "" } == ["long", "double"])
         #expect(sos.first?["time"]?.stringValue == "2026-11-23T09:20:00.000Z")
     }
+
+    /// A long press of her SOS button while her own self-check is open is her "I'm fine": the fall incident is
+    /// cancelled by her and no SOS incident opens; a short press still raises SOS and pages the circle.
+    @Test func aLongPressOfHerSOSButtonAnswersHerOwnSelfCheck() throws {
+        let config = """
+        { "person": { "id": "linda", "name": "Linda", "timezone": "Europe/London",
+                      "contacts": [{"notifier": "tv", "address": "caremonitord/linda/tv"}] },
+          "sources": [ { "preset": "zigbee2mqtt" } ],
+          "detectors": { "alarms": { "sosButtons": ["bedside button"] } },
+          "notifiers": {"tv": {"kind": "mqtt"}, "phones": {"kind": "mqtt"}},
+          "circle": {"members": [{"id": "anna", "name": "Anna", "role": "family", "consent": true,
+                                  "contacts": [{"notifier": "phones", "address": "phones/anna"}]}]},
+          "policies": [{"kind": "fall", "selfCancelSeconds": 60, "tiers": [{"members": ["anna"]}]},
+                       {"kind": "sos", "tiers": [{"members": ["anna"]}]}] }
+        """
+        let dir = try CLI.temporaryDirectory()
+        let configPath = try CLI.write(config, "c.json", in: dir)
+        let capture = [
+            Self.line("10:00:00", "zigbee2mqtt/hallway radar", #"{"presence":true,"fall_down_status":"fall"}"#),
+            Self.line("10:00:20", "zigbee2mqtt/bedside button", #"{"linkquality":131,"click":"long"}"#),
+            Self.line("10:30:00", "zigbee2mqtt/bedside button", #"{"linkquality":131,"click":"single"}"#),
+        ]
+        let path = try CLI.write(capture.joined(separator: "\n") + "\n", "c.ndjson", in: dir)
+        let r = try CLI.run(["replay", "--config", configPath, path])
+        #expect(r.code == 0, "\(r.stderr)")
+        let events = r.stdout.split(separator: "\n").compactMap { try? JSONParser.parse(String($0)) }
+        let incidents = events.filter { $0["type"]?.stringValue == "incident" }
+        let fall = incidents.filter { $0["kind"]?.stringValue == "fall" }.map { $0["state"]?.stringValue ?? "" }
+        #expect(fall.contains("cancelled"), "\(incidents)")
+        #expect(!events.contains { $0["type"]?.stringValue == "notification" && $0["member"]?.stringValue == "anna"
+                                   && ($0["time"]?.stringValue ?? "") < "2026-11-23T10:30" }, "Anna was paged though Linda said she is fine")
+        let sos = incidents.filter { $0["kind"]?.stringValue == "sos" }
+        #expect(sos.first?["time"]?.stringValue == "2026-11-23T10:30:00.000Z", "the short press did not raise SOS: \(incidents)")
+        #expect(events.contains { $0["type"]?.stringValue == "notification" && $0["member"]?.stringValue == "anna"
+                                  && ($0["text"]?.stringValue ?? "").contains("pressed their help button") })
+    }
 }

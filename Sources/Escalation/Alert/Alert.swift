@@ -19,6 +19,9 @@ public struct Alert: Sendable, Equatable {
     public var detail: String
     /// The words for this kind, from the table beside the detection kinds; nil gives generic words.
     public var wording: KindWording?
+    /// The person's own "I'm fine" gesture (a long press of her help button): while one of her self-checks is
+    /// open it answers that instead of raising this alert.
+    public var answersSelfCheck = false
 
     public init(person: String, kind: String, severity: Severity, state: State = .raised, time: WallTime,
                 device: String? = nil, detail: String = "", wording: KindWording? = nil) {

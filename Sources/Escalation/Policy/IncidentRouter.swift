@@ -13,6 +13,9 @@ public enum AlertRouting: Sendable, Equatable {
     case clear(String)
     /// A clear with no open incident of that kind.
     case ignore
+    /// The person's own "I'm fine" (a long press of her help button) while her self-check was open: it answered
+    /// these incidents instead of raising a new one.
+    case answeredSelfCheck([String])
 }
 
 public struct IncidentSummary: Sendable, Equatable {
