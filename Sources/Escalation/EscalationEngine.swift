@@ -1,5 +1,12 @@
 import CareSupport
 
+/// A message to send again after a failed delivery.
+struct Redelivery: Sendable {
+    var notification: OutgoingNotification
+    var due: MonotonicInstant
+    var failures: Int
+}
+
 /// What `recover()` found and did.
 public struct RecoveryReport: Sendable, Equatable {
     public var openIncidents: [String]
@@ -33,6 +40,8 @@ public actor EscalationEngine {
     /// Ids of incidents forgotten while running (`forget(before:)`).
     var retiredIDs: Set<String> = []
     var inFlight: [String: Task<Void, Never>] = [:]
+    /// Messages whose delivery failed with a retryable error, sent again at `due` while still wanted.
+    var retries: [String: Redelivery] = [:]
     /// Routine alerts waiting for the daily summary.
     public internal(set) var digest: [Alert] = []
     var journalFailing = false
@@ -108,7 +117,7 @@ public actor EscalationEngine {
             let actions = inc.open(at: now)
             incidents[id] = inc
             order.append(id)
-            step(id, .open(alert), actions, now)
+            step(id, .open(alert), actions, now, extra: ["context": JournalCodec.encode(inc.context)])
             supersede(by: id, now)
         case .group(let id):
             apply(id, .raisedAgain(alert), now)
@@ -214,8 +223,13 @@ public actor EscalationEngine {
         for id in order where incidents[id]?.isClosed == false { apply(id, .home(evidence), now) }
     }
 
-    /// Fires every timer that is due on the monotonic clock, in deadline order.
+    /// Fires every timer that is due on the monotonic clock, in deadline order, and sends again what is due.
     public func tick() {
+        let due = retries.values.filter { $0.due <= clock.moment().monotonic }.sorted { $0.due < $1.due }
+        for r in due {
+            retries[r.notification.key] = nil
+            if stillWanted(r.notification) { send(r.notification, attempt: r.failures) }
+        }
         while true {
             let now = clock.moment()
             var best: (String, TimerKey, MonotonicInstant)?
@@ -230,9 +244,9 @@ public actor EscalationEngine {
         }
     }
 
-    /// The earliest armed timer, for a run loop's sleep.
+    /// The earliest armed timer or redelivery, for a run loop's sleep.
     public var nextDeadline: MonotonicInstant? {
-        order.compactMap { incidents[$0] }.filter { !$0.isClosed }.flatMap { $0.armed.values }.min()
+        (order.compactMap { incidents[$0] }.filter { !$0.isClosed }.flatMap { $0.armed.values } + retries.values.map(\.due)).min()
     }
 
     /// Fetches answers held by polling notifiers (Pushover receipts, ntfy buttons, SMS and Matrix replies) and feeds them in.
@@ -302,6 +316,9 @@ public actor EscalationEngine {
             try? await Task.sleep(for: wait)
         }
     }
+
+    /// Messages waiting to be sent again after a failed delivery.
+    public var redeliveriesPending: Int { retries.count }
 
     /// Waits until every delivery started so far (and those their outcomes started) has finished.
     public func waitForDeliveries() async {
@@ -390,6 +407,31 @@ public actor EscalationEngine {
 
     func dispatch(_ n: OutgoingNotification) {
         guard inFlight[n.key] == nil, !delivered.contains(n.key) else { return }
+        send(n, attempt: 0)
+    }
+
+    /// True while the message still says something true and needed: a page only while its incident is open and its
+    /// member has not answered, a self-check only during the window, an update unless the incident closed after it
+    /// was written; an all-clear for a day; tests and summaries always.
+    func stillWanted(_ n: OutgoingNotification) -> Bool {
+        guard let inc = incidents[n.incident] else { return systemKeys.contains(n.key) || n.purpose == .allClear }
+        switch n.purpose {
+        case .page: return !inc.isClosed && (inc.responses[n.member] == nil || inc.responses[n.member]?.expired == true)
+        case .selfCheck: return inc.state == .selfCancelWindow
+        case .update:
+            // An update composed while the incident was open is stale once it closed; the one to the person sent
+            // as it closed ("Ben has marked this as resolved") is not.
+            return !inc.isClosed || inc.closedAt.map { n.time >= $0 } ?? false
+        case .allClear:
+            // Everyone paged hears the all-clear, for a day; after that it says nothing useful.
+            return clock.moment().wall.milliseconds - n.time.milliseconds < 86_400_000
+        case .test, .summary: return true
+        }
+    }
+
+    /// Starts one delivery (with the notifier's own quick retries). `failures` counts earlier failed deliveries.
+    func send(_ n: OutgoingNotification, attempt failures: Int) {
+        guard inFlight[n.key] == nil else { return }
         guard let notifier = notifiers[n.notifier] else {
             let error = NotifierError(notifier: n.notifier, disposition: .permanent,
                                       message: "no notifier instance \"\(n.notifier)\" is running; check notifiers in the config")
@@ -397,16 +439,38 @@ public actor EscalationEngine {
             return
         }
         let log = logger
-        var n = n
-        n.token = answerToken(incident: n.incident, member: n.member)
+        var signed = n
+        signed.token = answerToken(incident: n.incident, member: n.member)
+        let message = signed
         inFlight[n.key] = Task {
-            let outcome = await notifier.deliver(n, logger: log)
-            self.finished(n, outcome)
+            let outcome = await notifier.deliver(message, logger: log, stillWanted: { await self.stillWanted(message) })
+            self.finished(n, outcome, failures: failures)
         }
     }
 
-    func finished(_ n: OutgoingNotification, _ outcome: DeliveryOutcome) {
+    /// The wait before sending a failed message again: 30 s doubling to 10 min, ±20 % so that many homes behind
+    /// one outage do not retry in step, and never less than the service asked for (`Retry-After`).
+    static func redeliveryDelay(failures: Int, retryAfter: Duration?) -> Duration {
+        let base = min(600.0, 30.0 * Double(1 << min(failures - 1, 5)))
+        let jittered = Duration.milliseconds(Int64(base * Double.random(in: 0.8...1.2) * 1000))
+        return max(jittered, min(retryAfter ?? .zero, .seconds(3600)))
+    }
+
+    func finished(_ n: OutgoingNotification, _ outcome: DeliveryOutcome, failures: Int = 0) {
         inFlight[n.key] = nil
+        if case .failed(let e, _) = outcome, e.isRetryable, n.purpose != .test, n.purpose != .summary, stillWanted(n) {
+            // Kept trying for as long as the message is wanted; the incident hears of the first failure only, so
+            // that the policy's next contact and tier go ahead meanwhile.
+            let count = failures + 1
+            let wait = Self.redeliveryDelay(failures: count, retryAfter: e.retryAfter)
+            retries[n.key] = Redelivery(notification: n, due: clock.moment().monotonic.advanced(by: wait), failures: count)
+            logger.notice("\(n.notifier): \(n.purpose.rawValue) for \(n.member) (\(n.key)) not delivered (\(e.message)); trying again in \(Int(wait.secondsDouble)) s")
+            if failures > 0 { return }
+        } else if failures > 0, case .delivered = outcome {
+            logger.notice("\(n.notifier): \(n.purpose.rawValue) for \(n.member) (\(n.key)) delivered after \(failures) failed deliveries")
+        } else if failures > 0 {
+            return
+        }
         let result: DeliveryResult
         var extra: JSONObject = [:]
         switch outcome {
@@ -419,6 +483,7 @@ public actor EscalationEngine {
             }
         case .failed(let e, _): result = .failed(reason: e.message)
         }
+        if retries[n.key] != nil { extra["retrying"] = true }
         if incidents[n.incident] != nil {
             apply(n.incident, .delivery(key: n.key, result: result), clock.moment(), extra: extra)
         } else if systemKeys.contains(n.key) {
@@ -454,6 +519,7 @@ public actor EscalationEngine {
         var outbox: [String: OutgoingNotification] = [:]
         var outboxOrder: [String] = []
         var receipts: [(key: String, receipt: String)] = []
+        var retrying: Set<String> = []
         var last: (mono: Int64, wall: WallTime, boot: String)?
         func queue(_ r: JSONValue) {
             for s in r["sends"]?.arrayValue ?? [] {
@@ -471,17 +537,23 @@ public actor EscalationEngine {
                 let m = Moment(monotonic: MonotonicInstant(nanoseconds: mono), wall: wall)
                 switch input {
                 case .open(let alert):
-                    var inc = Incident(id: id, alert: alert, context: IncidentContext(config: config, kind: alert.kind, severity: alert.severity))
+                    // Replayed under the circle it ran with; moved to the current config once replayed.
+                    let context = JournalCodec.context(r["context"], person: config.person)
+                        ?? IncidentContext(config: config, kind: alert.kind, severity: alert.severity)
+                    var inc = Incident(id: id, alert: alert, context: context)
                     _ = inc.open(at: m)
                     incidents[id] = inc
                     order.append(id)
                 case .event(let e):
                     guard var inc = incidents[id] else { continue }
+                    // A restart moved it to the config of that day.
+                    if let c = JournalCodec.context(r["context"], person: config.person) { inc.adopt(c) }
                     _ = inc.handle(e, at: m)
                     incidents[id] = inc
-                    if case .delivery(let key, _) = e {
+                    if case .delivery(let key, let result) = e {
                         delivered.insert(key)
                         if let ref = r["receipt"]?.stringValue { receipts.append((key, ref)) }
+                        if result == .delivered { retrying.remove(key) } else if r["retrying"]?.boolValue == true { retrying.insert(key) }
                     }
                 }
                 queue(r)
@@ -522,12 +594,26 @@ public actor EscalationEngine {
             keeper.restoreReceipts(list)
             logger.info("\(list.count) emergency receipt\(list.count == 1 ? "" : "s") restored to \(name)")
         }
-        for key in pending { dispatch(outbox[key]!) }
+        // Pages and updates of incidents that closed meanwhile say something no longer true: never sent.
+        let stale = pending.filter { !stillWanted(outbox[$0]!) }
+        if !stale.isEmpty { logger.info("\(stale.count) message(s) queued before the stop are no longer true (their incident closed); not sent") }
+        for key in pending where stillWanted(outbox[key]!) { dispatch(outbox[key]!) }
+        // Failed deliveries that were being retried carry on.
+        for key in retrying.sorted() where outbox[key].map(stillWanted) == true {
+            retries[key] = Redelivery(notification: outbox[key]!, due: now.monotonic, failures: 1)
+        }
+        // A tier paged before the stop whose members can be paged now (consent given, availability changed in the
+        // config read at this start) has them paged at once, not at some later timer.
+        for id in order where incidents[id]?.isClosed == false {
+            let inc = incidents[id]!
+            incidents[id]!.adopt(IncidentContext(config: config, kind: inc.kind, severity: inc.severity))
+            apply(id, .catchUp, now, extra: ["context": JournalCodec.encode(incidents[id]!.context)])
+        }
         // A crash between a fall opening and the inactivity incident standing down: finish it now.
         for id in order { supersede(by: id, now) }
         if load.tornBytes > 0 { logger.notice("cut a torn journal tail of \(load.tornBytes) bytes (a crash mid-write)") }
         if load.corruptRecords > 0 { logger.warning("\(load.corruptRecords) journal records failed their checksum and were dropped; check the disk") }
-        return RecoveryReport(openIncidents: openIncidents.map(\.id), redelivered: pending, tornBytes: load.tornBytes,
+        return RecoveryReport(openIncidents: openIncidents.map(\.id), redelivered: pending.filter { !stale.contains($0) }, tornBytes: load.tornBytes,
                               corruptRecords: load.corruptRecords, expiredIncidents: expired)
     }
 

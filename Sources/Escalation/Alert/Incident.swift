@@ -76,6 +76,9 @@ public enum IncidentEvent: Sendable, Equatable {
     /// A more serious incident opened for the person whose policy inhibits this kind (a fall while an inactivity
     /// incident is open): this one stands down and everyone paged hears that the other incident carries on.
     case superseded(Supersession)
+    /// After a restart (perhaps with a changed config): members of tiers already paged who can be paged now and
+    /// never were are paged at once.
+    case catchUp
 }
 
 /// The incident that took over from a superseded one.
@@ -143,7 +146,7 @@ public struct IncidentContext: Sendable {
 /// `stood-down`, and an expired claim (escalation resumes and the circle is told).
 public struct Incident: Sendable {
     public let id: String
-    public let context: IncidentContext
+    public private(set) var context: IncidentContext
     public let kind: String
     public private(set) var severity: Severity
     public let openedAt: WallTime
@@ -282,8 +285,29 @@ public struct Incident: Sendable {
             out.append(.log(.info, "incident \(id): superseded by \(s.kind) incident \(s.incident); standing down"))
             close(.stoodDown, by: nil, at: now, &out)
             tellPaged(purpose: .allClear, at: now, &out) { i, _ in Messages.superseded(i, by: s, at: now.wall) }
+        case .catchUp:
+            catchUp(at: now, &out)
         }
         return out
+    }
+
+    /// Moves a replayed incident to the circle and policy of the config read now (its timers stay as they are).
+    mutating func adopt(_ c: IncidentContext) { context = c }
+
+    mutating func catchUp(at now: Moment, _ out: inout [IncidentAction]) {
+        guard needsResponders else { return }
+        let local = LocalTime(now.wall, in: person.timeZone)
+        for n in tiersPaged.sorted() {
+            for m in policy.tiers[n].resolve(in: context.members) where !m.contacts.isEmpty && responses[m.id] == nil {
+                guard !pages.contains(where: { $0.member == m.id && $0.purpose == .page }),
+                      m.unavailability(at: now.wall, local: local, severity: severity) == nil else { continue }
+                out.append(.log(.notice, "incident \(id): \(m.label) can be paged now (tier \(n + 1) was paged before the restart)"))
+                pageAttempts[m.id] = 1
+                send(to: m.id, contact: m.contacts[0], contactIndex: 0, tier: n + 1, purpose: .page,
+                     text: Messages.page(self, to: m, at: now.wall), at: now, &out)
+                arm(.ackTimeout(member: m.id, attempt: 1), after: .seconds(policy.ackTimeoutSeconds), at: now, &out)
+            }
+        }
     }
 
     // MARK: - Transitions

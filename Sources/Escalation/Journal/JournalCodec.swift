@@ -55,6 +55,7 @@ enum JournalCodec {
                 var o: JSONObject = ["incident": .string(s.incident), "kind": .string(s.kind), "openedAt": .string(RFC3339.format(s.openedAt))]
                 if let d = s.device { o["device"] = .string(d) }
                 return ["superseded": .object(o)]
+            case .catchUp: return ["catchUp": true]
             }
         }
     }
@@ -79,6 +80,7 @@ enum JournalCodec {
             guard let by = m.value["incident"]?.stringValue, let kind = m.value["kind"]?.stringValue,
                   let at = m.value["openedAt"]?.stringValue.flatMap(RFC3339.parse) else { return nil }
             return .event(.superseded(Supersession(incident: by, kind: kind, openedAt: at, device: m.value["device"]?.stringValue)))
+        case "catchUp": return .event(.catchUp)
         default: return nil
         }
     }

@@ -6,6 +6,8 @@ import Glibc
 struct HTTPResponse: Sendable {
     var status: Int
     var body: [UInt8]
+    /// The `Retry-After` header in seconds (a 429 or 503), when the server sent one as a number.
+    var retryAfterSeconds: Int? = nil
     var text: String { String(decoding: body, as: UTF8.self) }
 }
 
@@ -64,7 +66,9 @@ final class HTTPClient: Sendable {
         switch r.status {
         case 200..<300: return r
         case 408, 425, 429, 500..<600:
-            throw fail(.retryable, "\(method) \(url) answered HTTP \(r.status): \(snippet(r))", status: r.status)
+            var e = fail(.retryable, "\(method) \(url) answered HTTP \(r.status): \(snippet(r))", status: r.status)
+            e.retryAfter = r.retryAfterSeconds.map { .seconds($0) }
+            throw e
         case 401, 403:
             throw fail(.permanent, "\(method) \(url) answered HTTP \(r.status): the token or password was refused; check the secret. \(snippet(r))", status: r.status)
         default:
@@ -76,7 +80,7 @@ final class HTTPClient: Sendable {
     /// retryable (as they were with URLSession); a URL or protocol curl refuses is permanent.
     func classifyTransport(_ method: String, _ url: String, timeout: Duration,
                            _ p: ProcessResult) throws(NotifierError) -> HTTPResponse {
-        let (status, message) = Self.parseStandardError(p.standardError.bytes)
+        let (status, message, retryAfter) = Self.parseStandardError(p.standardError.bytes)
         if p.timedOut {
             throw fail(.retryable, "\(method) \(url): no answer within \(timeout)")
         }
@@ -89,7 +93,7 @@ final class HTTPClient: Sendable {
             guard let status, status >= 100 else {
                 throw fail(.retryable, "\(method) \(url): no HTTP status from curl")
             }
-            return HTTPResponse(status: status, body: p.standardOutput.bytes)
+            return HTTPResponse(status: status, body: p.standardOutput.bytes, retryAfterSeconds: retryAfter)
         case 28:
             throw fail(.retryable, "\(method) \(url): no answer within \(timeout)")
         // 1 unsupported protocol, 2 failed to initialise, 3 malformed URL, 4 feature not built in,
@@ -104,6 +108,7 @@ final class HTTPClient: Sendable {
     }
 
     static let statusMarker = "\ncareMonitord-http-status="
+    static let retryAfterMarker = "\ncareMonitord-retry-after="
 
     /// curl's arguments: nothing secret (the request is in the config on standard input).
     static func curlArguments(maxTime seconds: Double) -> [String] {
@@ -117,7 +122,7 @@ final class HTTPClient: Sendable {
                 "--max-redirs", "0",
                 "--globoff",
                 "--output", "-",
-                "--write-out", "%{stderr}\(statusMarker)%{http_code}\n"]
+                "--write-out", "%{stderr}\(retryAfterMarker)%header{retry-after}\(statusMarker)%{http_code}\n"]
     }
 
     /// curl's environment: the proxy and CA settings libcurl honoured under URLSession, and nothing else (no HOME,
@@ -169,12 +174,19 @@ final class HTTPClient: Sendable {
 
     /// The status written by `--write-out` (nil if absent) and curl's own message (`curl: (7) Failed to connect…`
     /// without the `curl: (7) ` prefix), from curl's standard error.
-    static func parseStandardError(_ bytes: [UInt8]) -> (status: Int?, message: String) {
+    static func parseStandardError(_ bytes: [UInt8]) -> (status: Int?, message: String, retryAfterSeconds: Int?) {
         var text = String(decoding: bytes, as: UTF8.self)
         var status: Int?
+        var retryAfter: Int?
         if let r = text.ranges(of: statusMarker).last {
             let rest = text[r.upperBound...]
             status = Int(rest.prefix(while: { $0.isASCII && $0.isNumber }))
+            text = String(text[..<r.lowerBound]) + String(rest.drop(while: { $0 != "\n" }))
+        }
+        if let r = text.ranges(of: retryAfterMarker).last {
+            let rest = text[r.upperBound...]
+            // Seconds only; an HTTP date is ignored (the backoff applies instead). A day at most.
+            retryAfter = Int(rest.prefix(while: { $0.isASCII && $0.isNumber }).prefix(6)).map { min($0, 86_400) }
             text = String(text[..<r.lowerBound]) + String(rest.drop(while: { $0 != "\n" }))
         }
         var lines: [String] = []
@@ -185,7 +197,7 @@ final class HTTPClient: Sendable {
             }
             if !s.isEmpty { lines.append(String(s)) }
         }
-        return (status, lines.joined(separator: "; "))
+        return (status, lines.joined(separator: "; "), retryAfter)
     }
 
     func snippet(_ r: HTTPResponse) -> String {

@@ -73,12 +73,14 @@ public struct NotifierError: Error, Sendable, Equatable, CustomStringConvertible
     public var message: String
     /// The HTTP status or exit status, when there was one.
     public var status: Int?
+    /// How long the service asked us to wait (`Retry-After`), when it said.
+    public var retryAfter: Duration?
 
     public init(notifier: String, disposition: Disposition, message: String, status: Int? = nil) {
         self.notifier = notifier; self.disposition = disposition; self.message = message; self.status = status
     }
     public var isRetryable: Bool { disposition == .retryable }
-    public var description: String { "notifier \(notifier): \(message)\(isRetryable ? " (will retry)" : "")" }
+    public var description: String { "notifier \(notifier): \(message)" }
 }
 
 /// What a notifier says after a successful delivery. `reference` is the service's own handle when it has one
@@ -127,8 +129,10 @@ public enum DeliveryOutcome: Sendable, Equatable {
 }
 
 extension Notifier {
-    /// Delivers with retries: stops on success, on a permanent error, after `retry.attempts`, or at `retry.deadline`.
-    public func deliver(_ n: OutgoingNotification, logger: Logger = .silent) async -> DeliveryOutcome {
+    /// Delivers with retries: stops on success, on a permanent error, after `retry.attempts`, at `retry.deadline`,
+    /// or when `stillWanted` says the message is no longer true (its incident closed) before an attempt.
+    public func deliver(_ n: OutgoingNotification, logger: Logger = .silent,
+                        stillWanted: @Sendable () async -> Bool = { true }) async -> DeliveryOutcome {
         let start = ContinuousClock.now
         let end = start.advanced(by: retry.deadline)
         var backoff = retry.initialBackoff
@@ -137,6 +141,9 @@ extension Notifier {
         while attempt < retry.attempts {
             let remaining = ContinuousClock.now.duration(to: end)
             if remaining <= .zero { break }
+            if attempt > 0, !(await stillWanted()) {
+                return .failed(NotifierError(notifier: name, disposition: .permanent, message: "no longer needed: not sent again"), attempts: attempt)
+            }
             attempt += 1
             do {
                 let receipt = try await self.attempt(n, timeout: min(retry.attemptTimeout, remaining))
@@ -148,12 +155,13 @@ extension Notifier {
             }
             if Task.isCancelled { break }
             let left = ContinuousClock.now.duration(to: end)
-            if attempt >= retry.attempts || left <= backoff { break }
-            try? await Task.sleep(for: backoff)
+            let wait = max(backoff, last.retryAfter ?? .zero)
+            if attempt >= retry.attempts || left <= wait { break }
+            try? await Task.sleep(for: wait)
             backoff = min(backoff * 2, retry.maximumBackoff)
         }
         if attempt >= 1, last.isRetryable {
-            last.message += " (gave up after \(attempt) attempt\(attempt == 1 ? "" : "s"))"
+            last.message += " (\(attempt) attempt\(attempt == 1 ? "" : "s") so far)"
         }
         return .failed(last, attempts: attempt)
     }
