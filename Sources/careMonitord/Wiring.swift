@@ -45,6 +45,13 @@ func mqttConfiguration(_ config: Configuration, routing: SourceRouting?, tool: S
         m.announcesPresence = false
     }
     m.protocolVersion = b.protocolVersion == 5 ? .v5 : .v311
+    if tool == nil, m.protocolVersion == .v311 {
+        // The daemon keeps its session (a stable client id, clean session off): sensor messages and answers sent
+        // at QoS 1 while it was disconnected or restarting are delivered when it is back. (MQTT 5 would need a
+        // session expiry interval in CONNECT, which libmosquitto's asynchronous connect does not take.)
+        m.clientID = b.clientID ?? "caremonitord-\(config.person.id)"
+        m.cleanSession = false
+    }
     m.keepAlive = .seconds(b.keepalive)
     m.reconnectDelay = .milliseconds(Int(b.reconnectInitialDelay * 1000))
     m.reconnectDelayMaximum = .milliseconds(Int(b.reconnectMaximumDelay * 1000))
@@ -169,7 +176,11 @@ struct ClientPublisher: MessagePublisher {
     let client: MQTTClient
     func publish(topic: String, payload: [UInt8], qos: Int, retain: Bool, timeout: Duration) async throws(PublishError) {
         do {
-            try client.publish(topic: topic, payload: payload, qos: MQTTQoS(rawValue: Int32(qos)) ?? .atLeastOnce, retain: retain)
+            if qos >= 1 {
+                try await client.publishConfirmed(topic: topic, payload: payload, retain: retain, timeout: timeout)
+            } else {
+                try client.publish(topic: topic, payload: payload, qos: .atMostOnce, retain: retain)
+            }
         } catch {
             throw PublishError(message: "\(error)", retryable: error.code != .invalidConfiguration)
         }

@@ -77,6 +77,44 @@ private struct Harness {
         #expect(h.log.entries.contains { $0.level == .notice && $0.message.contains("reconnected") })
     }
 
+    /// An alarm counts as delivered only once the broker acknowledged it; while the broker is away nothing is
+    /// queued, so that a caller retrying meanwhile does not leave a pile of copies to go out on reconnect.
+    @Test func aConfirmedPublishWaitsForThePubackAndQueuesNothingWhileDisconnected() async throws {
+        let broker = try TestBroker()
+        let phone = try broker.subscribe("phones/anna", qos: 1)
+        defer { phone.stop() }
+        try await phone.waitUntilSubscribed()
+        var config = broker.clientConfiguration(personID: "p-puback")
+        config.reconnectDelay = .seconds(3)  // so that the test's subscriber is back before the client is
+        config.reconnectDelayMaximum = .seconds(3)
+        let h = try Harness(config)
+        try h.client.start()
+        defer { h.client.stop() }
+        try await h.client.waitUntilSubscribed(timeout: wait)
+        try await h.client.publishConfirmed(topic: "phones/anna", payload: Array("page 1".utf8), timeout: .seconds(5))
+        #expect(await phone.waitForMessage(timeout: wait) { $0.payload == "page 1" } != nil)
+
+        broker.stop()
+        #expect(await eventually(timeout: wait) { !h.client.status.isConnected })
+        for _ in 0..<3 {
+            do {
+                try await h.client.publishConfirmed(topic: "phones/anna", payload: Array("page 2".utf8), timeout: .seconds(1))
+                Issue.record("a publish without a broker was confirmed")
+            } catch {
+                #expect(error.code == .notConnected)
+            }
+        }
+        try broker.start()
+        let resubscribed = try broker.subscribe("phones/anna", qos: 1)
+        defer { resubscribed.stop() }
+        try await resubscribed.waitUntilSubscribed()
+        #expect(!h.client.status.isConnected, "the client reconnected before the test's subscriber: the check below proves nothing")
+        #expect(await eventually(timeout: wait) { h.client.status.isConnected && h.client.status.isSubscribed })
+        try await h.client.publishConfirmed(topic: "phones/anna", payload: Array("page 3".utf8), timeout: .seconds(5))
+        #expect(await resubscribed.waitForMessage(timeout: wait) { $0.payload == "page 3" } != nil)
+        #expect(!resubscribed.messages.contains { $0.payload == "page 2" }, "copies queued while disconnected went out")
+    }
+
     @Test func lastWillSaysOfflineWhenTheConnectionDiesAndOnlineReturnsAfterReconnect() async throws {
         let broker = try TestBroker()
         let watcher = try broker.subscribe("caremonitord/p-will/status")

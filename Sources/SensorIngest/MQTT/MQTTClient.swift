@@ -136,6 +136,20 @@ public final class MQTTClient: Sendable {
 
     public var status: MQTTClientStatus { connection.status }
 
+    /// Publishes at QoS 1 and returns once the broker acknowledged it (PUBACK): what an alarm needs to count as
+    /// delivered. Without a connection it queues nothing and throws `.notConnected`, so that a caller retrying
+    /// later never leaves a pile of copies to go out on reconnect; `.timedOut` when no PUBACK came in time (the
+    /// library may still send it: a retry can deliver the message twice, which its idempotency key covers).
+    public func publishConfirmed(topic: String, payload: [UInt8], retain: Bool = false, timeout: Duration) async throws(MQTTError) {
+        guard connection.status.isConnected else {
+            throw MQTTError(code: .notConnected, message: "not connected to the MQTT broker at \(connection.configuration.brokerAddress): '\(topic)' not sent")
+        }
+        let mid = try publish(topic: topic, payload: payload, qos: .atLeastOnce, retain: retain)
+        guard await connection.acknowledgements.wait(for: mid, timeout: timeout) else {
+            throw MQTTError(code: .timedOut, message: "no PUBACK from the MQTT broker at \(connection.configuration.brokerAddress) for '\(topic)' within \(timeout)")
+        }
+    }
+
     /// Closes the TCP connection under libmosquitto's feet (`shutdown(2)`), as a network failure or a killed
     /// process would: no DISCONNECT is sent, so the broker publishes the last will. For tests.
     func simulateConnectionDropForTesting() { connection.dropSocket() }
@@ -162,6 +176,7 @@ public final class MQTTClient: Sendable {
 final class MQTTConnection: @unchecked Sendable {
     let configuration: MQTTConfiguration
     private var c: MQTTConfiguration { configuration }
+    let acknowledgements = PublishAcknowledgements()
     let logger: Logger
     private let onMessage: MQTTMessageHandler
     private let mosq: Mosquitto
@@ -236,6 +251,7 @@ final class MQTTConnection: @unchecked Sendable {
         mosq.connectCallbackSet(nil)
         mosq.messageCallbackSet(nil)
         mosq.subscribeCallbackSet(nil)
+        mosq.publishCallbackSet(nil)
         mosq.destroy()
         close(wakeRead)
         close(wakeWrite)
@@ -289,6 +305,10 @@ final class MQTTConnection: @unchecked Sendable {
         mosq.messageCallbackSet { _, userdata, message in
             guard let userdata, let message else { return }
             Unmanaged<MQTTConnection>.fromOpaque(userdata).takeUnretainedValue().deliver(message)
+        }
+        mosq.publishCallbackSet { _, userdata, mid in
+            guard let userdata else { return }
+            Unmanaged<MQTTConnection>.fromOpaque(userdata).takeUnretainedValue().acknowledgements.acknowledged(mid)
         }
     }
 

@@ -70,6 +70,7 @@ struct Mosquitto {
                                                 UnsafePointer<mosquitto_message>?) -> Void
     typealias SubscribeCallback = @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?, Int32, Int32,
                                                   UnsafePointer<Int32>?) -> Void
+    typealias PublishCallback = @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?, Int32) -> Void
     typealias LogCallback = @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?, Int32,
                                             UnsafePointer<CChar>?) -> Void
 
@@ -188,6 +189,9 @@ struct Mosquitto {
 
     /// `mosquitto_subscribe_callback_set`: called on the loop thread for each SUBACK (mid, granted QoS list).
     func subscribeCallbackSet(_ callback: SubscribeCallback?) { mosquitto_subscribe_callback_set(handle, callback) }
+
+    /// `mosquitto_publish_callback_set`: called on the loop thread when a QoS 1 message's PUBACK arrives (mid).
+    func publishCallbackSet(_ callback: PublishCallback?) { mosquitto_publish_callback_set(handle, callback) }
 
     /// `mosquitto_log_callback_set`: called on whichever thread made the libmosquitto call that logs.
     func logCallbackSet(_ callback: LogCallback?) { mosquitto_log_callback_set(handle, callback) }
