@@ -57,6 +57,32 @@ public actor EscalationEngine {
     var systemKeys: Set<String> = []
     let pinger: HeartbeatPinger?
     let answers: AnswerCheck
+    /// The latest wall time seen (journal records, earlier steps): a clock before it is not trusted.
+    var latestWall = WallTime(milliseconds: 0)
+    var untrustedClockReported = false
+    /// Live engines check the wall clock's plausibility; a replay's clock is the recording's own time.
+    let checksWallClock: Bool
+    /// Earlier than this, a wall clock is a gateway that booted before NTP set it.
+    static let plausibleEpoch = WallTime(milliseconds: 1_704_067_200_000)  // 2024-01-01
+
+    /// Both clocks now, the wall one marked untrusted while it is before the journal's last record (minus a
+    /// minute of slack for NTP's small corrections) or before 2024.
+    func now() -> Moment {
+        var m = clock.moment()
+        guard checksWallClock else { return m }
+        if m.wall < Self.plausibleEpoch || m.wall.milliseconds < latestWall.milliseconds - 60_000 {
+            m.wallIsTrusted = false
+            if !untrustedClockReported {
+                untrustedClockReported = true
+                logger.warning("the wall clock reads \(RFC3339.format(m.wall)), before the last journal record (\(RFC3339.format(latestWall))) or not yet set: until it is plausible, quiet hours, availability and away dates do not hold pages back")
+            }
+        } else {
+            if untrustedClockReported { untrustedClockReported = false; logger.notice("the wall clock is plausible again (\(RFC3339.format(m.wall)))") }
+            if m.wall > latestWall { latestWall = m.wall }
+        }
+        return m
+    }
+
     /// Answers refused because they could not show they came from the member they name (no token, a wrong one).
     public private(set) var refusedAnswers = 0
     #if DEBUG
@@ -69,7 +95,8 @@ public actor EscalationEngine {
     ///   - bootID: identifies the monotonic clock's timeline (`/proc/sys/kernel/random/boot_id`); when it differs
     ///     from the journal's, timers are re-armed from wall-clock time elapsed instead.
     public init(config: EscalationConfig, clock: any CareClock, notifiers: [String: any Notifier],
-                stateDirectory: String?, answers: AnswerCheck = .recorded, bootID: String = EscalationEngine.currentBootID(),
+                stateDirectory: String?, answers: AnswerCheck = .recorded, checksWallClock: Bool = false,
+                bootID: String = EscalationEngine.currentBootID(),
                 logger: Logger = .silent, events: @escaping @Sendable (EventLine) -> Void = { _ in }) {
         self.person = config.person.id
         self.config = config
@@ -81,6 +108,7 @@ public actor EscalationEngine {
         self.journal = stateDirectory.map { JournalFile(directory: $0, name: IncidentJournal.fileName(person: config.person.id)) }
         self.pinger = config.heartbeat.url.map { HeartbeatPinger(url: $0) }
         self.answers = answers
+        self.checksWallClock = checksWallClock
     }
 
     public static func currentBootID() -> String {
@@ -97,7 +125,7 @@ public actor EscalationEngine {
             logger.error("alert for \(alert.person) sent to the engine of \(person); ignored")
             return .ignore
         }
-        let now = clock.moment()
+        let now = now()
         if alert.answersSelfCheck, alert.state == .raised {
             let waiting = order.filter { incidents[$0]?.state == .selfCancelWindow }
             if !waiting.isEmpty {
@@ -109,7 +137,7 @@ public actor EscalationEngine {
             }
         }
         let route = IncidentRouter.route(alert, incidents: order.compactMap { incidents[$0].map(IncidentSummary.init) },
-                                         policies: config.policies)
+                                         policies: config.policies, now: now.wall)
         switch route {
         case .open:
             let id = newIncidentID(alert.time)
@@ -183,7 +211,7 @@ public actor EscalationEngine {
             logger.notice("ack \(ack.action.rawValue) from \(ack.member) via \(ack.via) names unknown incident \(ack.incident); ignored")
             return
         }
-        apply(ack.incident, .ack(ack), clock.moment())
+        apply(ack.incident, .ack(ack), now())
     }
 
     /// A free-text reply on a channel without buttons (an SMS "1" / "2 ", a Matrix message): the member is found by
@@ -219,19 +247,19 @@ public actor EscalationEngine {
 
     /// Door, presence or home-button evidence: offered to every open incident.
     public func receive(_ evidence: HomeEvidence) {
-        let now = clock.moment()
+        let now = now()
         for id in order where incidents[id]?.isClosed == false { apply(id, .home(evidence), now) }
     }
 
     /// Fires every timer that is due on the monotonic clock, in deadline order, and sends again what is due.
     public func tick() {
-        let due = retries.values.filter { $0.due <= clock.moment().monotonic }.sorted { $0.due < $1.due }
+        let due = retries.values.filter { $0.due <= now().monotonic }.sorted { $0.due < $1.due }
         for r in due {
             retries[r.notification.key] = nil
             if stillWanted(r.notification) { send(r.notification, attempt: r.failures) }
         }
         while true {
-            let now = clock.moment()
+            let now = now()
             var best: (String, TimerKey, MonotonicInstant)?
             for id in order {
                 guard let inc = incidents[id], !inc.isClosed else { continue }
@@ -276,7 +304,7 @@ public actor EscalationEngine {
         if let member = config.member(memberID) { m = member } else if memberID == person {
             m = Member(id: person, name: config.person.name, role: .family, relationship: "the person", contacts: config.person.contacts)
         } else { return nil }
-        let now = clock.moment()
+        let now = now()
         let id = "test-\(person)-\(now.wall.milliseconds)"
         pendingTests[id] = memberID
         var outcomes: [DeliveryOutcome] = []
@@ -297,7 +325,7 @@ public actor EscalationEngine {
     /// The "the gateway is alive" message to every `technical` member, now (`runSchedule()` sends it daily).
     public func sendHeartbeat() async -> [DeliveryOutcome] {
         var outcomes: [DeliveryOutcome] = []
-        for n in heartbeatNotifications(key: "heartbeat-\(person)-\(clock.moment().wall.milliseconds)", at: clock.moment()) {
+        for n in heartbeatNotifications(key: "heartbeat-\(person)-\(now().wall.milliseconds)", at: now()) {
             guard let notifier = notifiers[n.notifier] else { continue }
             outcomes.append(await notifier.deliver(n, logger: logger))
         }
@@ -311,7 +339,7 @@ public actor EscalationEngine {
             tick()
             runSchedule()
             if poll { await pollNotifiers() }
-            let now = clock.moment().monotonic
+            let now = now().monotonic
             let wait = nextDeadline.map { max(Duration.milliseconds(1), min(now.duration(to: $0), .seconds(1))) } ?? .seconds(1)
             try? await Task.sleep(for: wait)
         }
@@ -367,6 +395,7 @@ public actor EscalationEngine {
         if persist || !sends.isEmpty || !lines.isEmpty {
             var r: JSONObject = ["t": "step", "wall": .string(RFC3339.format(now.wall)), "mono": .number(Double(now.monotonic.nanoseconds)),
                                  "boot": .string(bootID), "incident": .string(id), "input": JournalCodec.encode(input)]
+            if !now.wallIsTrusted { r["untrustedWall"] = true }
             if !lines.isEmpty { r["lines"] = .array(lines.map(\.json)) }
             if !sends.isEmpty { r["sends"] = .array(sends.map(JournalCodec.encode)) }
             for m in extra.members { r[m.key] = m.value }
@@ -400,7 +429,9 @@ public actor EscalationEngine {
             if journalFailing { journalFailing = false; logger.notice("the incident journal is writable again") }
         } catch {
             // Paging must not stop because the disk is full; say so loudly, once.
-            if !journalFailing { logger.warning("\(error); escalation continues without a durable record") }
+            if !journalFailing {
+                logger.error("DURABILITY LOST: \(error). Paging continues from memory, but a restart now would forget these incidents' progress")
+            }
             journalFailing = true
         }
     }
@@ -424,7 +455,7 @@ public actor EscalationEngine {
             return !inc.isClosed || inc.closedAt.map { n.time >= $0 } ?? false
         case .allClear:
             // Everyone paged hears the all-clear, for a day; after that it says nothing useful.
-            return clock.moment().wall.milliseconds - n.time.milliseconds < 86_400_000
+            return now().wall.milliseconds - n.time.milliseconds < 86_400_000
         case .test, .summary: return true
         }
     }
@@ -463,7 +494,7 @@ public actor EscalationEngine {
             // that the policy's next contact and tier go ahead meanwhile.
             let count = failures + 1
             let wait = Self.redeliveryDelay(failures: count, retryAfter: e.retryAfter)
-            retries[n.key] = Redelivery(notification: n, due: clock.moment().monotonic.advanced(by: wait), failures: count)
+            retries[n.key] = Redelivery(notification: n, due: now().monotonic.advanced(by: wait), failures: count)
             logger.notice("\(n.notifier): \(n.purpose.rawValue) for \(n.member) (\(n.key)) not delivered (\(e.message)); trying again in \(Int(wait.secondsDouble)) s")
             if failures > 0 { return }
         } else if failures > 0, case .delivered = outcome {
@@ -485,7 +516,7 @@ public actor EscalationEngine {
         }
         if retries[n.key] != nil { extra["retrying"] = true }
         if incidents[n.incident] != nil {
-            apply(n.incident, .delivery(key: n.key, result: result), clock.moment(), extra: extra)
+            apply(n.incident, .delivery(key: n.key, result: result), now(), extra: extra)
         } else if systemKeys.contains(n.key) {
             systemDelivered(n, result)
         }
@@ -507,7 +538,8 @@ public actor EscalationEngine {
     /// again what was queued but never recorded as delivered. Call once, before any input.
     public func recover() throws(JournalError) -> RecoveryReport {
         guard let journal else { return RecoveryReport(openIncidents: [], redelivered: [], tornBytes: 0, corruptRecords: 0, expiredIncidents: 0) }
-        let now = clock.moment()
+        try journal.lock()
+        let now = now()
         let load = try JournalFile.load(path: journal.path)
         try JournalFile.checkFormat(load, path: journal.path)
         let cutoff = WallTime(milliseconds: now.wall.milliseconds - Int64(config.journal.retentionDays) * 86_400_000)
@@ -534,7 +566,8 @@ public actor EscalationEngine {
             case "step":
                 guard let id = r["incident"]?.stringValue, let input = JournalCodec.input(r["input"], incident: id),
                       let wall = r["wall"]?.stringValue.flatMap(RFC3339.parse), let mono = r["mono"]?.exactInt64 else { continue }
-                let m = Moment(monotonic: MonotonicInstant(nanoseconds: mono), wall: wall)
+                let m = Moment(monotonic: MonotonicInstant(nanoseconds: mono), wall: wall, wallIsTrusted: r["untrustedWall"]?.boolValue != true)
+                if m.wallIsTrusted && wall > latestWall { latestWall = wall }
                 switch input {
                 case .open(let alert):
                     // Replayed under the circle it ran with; moved to the current config once replayed.

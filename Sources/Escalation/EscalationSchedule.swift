@@ -73,7 +73,7 @@ extension EscalationEngine {
     /// `run()` calls it with `tick()`; tests advance a `ManualClock` and call both. Every message goes through the
     /// journaled outbox with a key per day (per week for tests), so a restart sends nothing twice.
     public func runSchedule() {
-        let now = clock.moment()
+        let now = now()
         pingIfDue(now)
         reportUnansweredTests(now)
         guard now.wall > Self.plausibleWall else { return }
@@ -244,7 +244,7 @@ extension EscalationEngine {
         }
         schedule.weeklyPending[ack.incident] = nil
         answeredTests.insert(ack.incident)
-        let now = clock.moment()
+        let now = now()
         logger.info("weekly test \(ack.incident) answered by \(t.member) via \(ack.via) after \(max(0, now.wall.milliseconds - t.sentAt.milliseconds) / 1000) s")
         write([.object(["t": "test-answer", "test": .string(ack.incident), "member": .string(ack.member), "via": .string(ack.via),
                         "wall": .string(RFC3339.format(now.wall)), "mono": .number(Double(now.monotonic.nanoseconds)),
@@ -300,7 +300,7 @@ extension EscalationEngine {
     func systemDelivered(_ n: OutgoingNotification, _ result: DeliveryResult) {
         systemKeys.remove(n.key)
         delivered.insert(n.key)
-        let now = clock.moment()
+        let now = now()
         var r: JSONObject = ["t": "delivered", "key": .string(n.key), "wall": .string(RFC3339.format(now.wall)),
                              "mono": .number(Double(now.monotonic.nanoseconds)), "boot": .string(bootID)]
         if case .failed(let reason) = result {

@@ -42,6 +42,9 @@ enum CareMonitord {
 
     static func main() {
         signal(SIGPIPE, SIG_IGN)
+        // A file size limit (RLIMIT_FSIZE) must fail the write (EFBIG, reported) instead of killing the process:
+        // paging goes on from memory when the journal cannot grow.
+        signal(SIGXFSZ, SIG_IGN)
         let args = CommandLine.arguments
         guard args.count >= 2 else {
             printError(usage())

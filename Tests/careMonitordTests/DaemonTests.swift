@@ -150,6 +150,22 @@ struct DaemonTests {
         #expect(r.stderr.contains("c.json:1:"), "\(r.stderr)")
     }
 
+    /// Two daemons on one state directory would both write its journal: the second refuses to start, naming the
+    /// first, and the first carries on.
+    @Test func aSecondDaemonOnTheSameStateDirectoryRefusesToStart() async throws {
+        let broker = try TestBroker()
+        defer { broker.stop() }
+        let dir = try CLI.temporaryDirectory()
+        let config = try CLI.write(daemonConfig(port: broker.port), "c.json", in: dir)
+        let first = try RunningDaemon(config: config, stateDirectory: dir.path + "/state", directory: dir.path)
+        defer { first.stop() }
+        _ = try #require(await first.waitFor("READY=1"), "no READY=1; stderr:\n\(first.stderr)")
+        let second = try CLI.run(["run", "--config", config, "--state-dir", dir.path + "/state"])
+        #expect(second.code == 74, "\(second.stderr)")
+        #expect(second.stderr.contains("another careMonitord (process \(first.process.pid))"), "\(second.stderr)")
+        #expect(first.process.exitStatus == nil)
+    }
+
     /// SIGHUP with a broken config: the error names file:line:col, the running config stays and still detects.
     @Test func sighupWithABrokenConfigKeepsTheDaemonRunningOnTheOldOne() async throws {
         let broker = try TestBroker()

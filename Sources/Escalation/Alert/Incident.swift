@@ -291,6 +291,13 @@ public struct Incident: Sendable {
         return out
     }
 
+    /// Why a member cannot be paged now. With an untrusted wall clock only consent counts: quiet hours,
+    /// availability windows and away dates are read on a clock that may be days out.
+    func unavailability(of m: Member, at now: Moment, local: LocalTime) -> Unavailability? {
+        guard now.wallIsTrusted else { return m.consent.given ? nil : .noConsent }
+        return m.unavailability(at: now.wall, local: local, severity: severity)
+    }
+
     /// Moves a replayed incident to the circle and policy of the config read now (its timers stay as they are).
     mutating func adopt(_ c: IncidentContext) { context = c }
 
@@ -300,7 +307,7 @@ public struct Incident: Sendable {
         for n in tiersPaged.sorted() {
             for m in policy.tiers[n].resolve(in: context.members) where !m.contacts.isEmpty && responses[m.id] == nil {
                 guard !pages.contains(where: { $0.member == m.id && $0.purpose == .page }),
-                      m.unavailability(at: now.wall, local: local, severity: severity) == nil else { continue }
+                      unavailability(of: m, at: now, local: local) == nil else { continue }
                 out.append(.log(.notice, "incident \(id): \(m.label) can be paged now (tier \(n + 1) was paged before the restart)"))
                 pageAttempts[m.id] = 1
                 send(to: m.id, contact: m.contacts[0], contactIndex: 0, tier: n + 1, purpose: .page,
@@ -362,7 +369,7 @@ public struct Incident: Sendable {
         for m in tier.resolve(in: context.members) {
             // Anyone who answered (claimed, declined, arrived) is not paged again; an expired claimer is.
             if let r = responses[m.id], !r.expired { continue }
-            if let why = m.unavailability(at: now.wall, local: local, severity: severity) {
+            if let why = unavailability(of: m, at: now, local: local) {
                 if firstTime { out.append(.log(.info, "incident \(id): not paging \(m.label): \(why)")) }
                 continue
             }
@@ -615,7 +622,7 @@ public struct Incident: Sendable {
                 return
             }
             let local = LocalTime(now.wall, in: person.timeZone)
-            if m.unavailability(at: now.wall, local: local, severity: severity) != nil { return }
+            if unavailability(of: m, at: now, local: local) != nil { return }
             let ci = attempt % m.contacts.count
             pageAttempts[mid] = attempt + 1
             send(to: mid, contact: m.contacts[ci], contactIndex: ci, tier: tierOf(mid), purpose: .page,
@@ -654,7 +661,7 @@ public struct Incident: Sendable {
         let inTiers = Set(policy.tiers.flatMap { $0.resolve(in: context.members).map(\.id) })
         for m in context.members where inTiers.contains(m.id) || m.role == .monitoringCentre {
             if let r = responses[m.id], !r.expired, r.kind != .declined { continue }
-            guard !m.contacts.isEmpty, m.unavailability(at: now.wall, local: local, severity: severity) == nil else { continue }
+            guard !m.contacts.isEmpty, unavailability(of: m, at: now, local: local) == nil else { continue }
             let attempt = pageAttempts[m.id] ?? 0
             let ci = attempt % m.contacts.count
             pageAttempts[m.id] = attempt + 1

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CareSupport
+import Synchronization
 
 /// A journal file operation that failed, with the path and what to check.
 public struct JournalError: Error, Sendable, CustomStringConvertible {
@@ -17,7 +18,7 @@ public struct JournalError: Error, Sendable, CustomStringConvertible {
         if let reason { return "journal \(path): \(operation): \(reason)" }
         let hint: String
         switch errno {
-        case ENOSPC: hint = "the disk is full: free space, incidents are not being journaled"
+        case ENOSPC, EFBIG: hint = "the disk is full (or the file size limit reached): free space, incidents are not being journaled"
         case EACCES, EPERM: hint = "the service cannot write there: check the state directory's owner (StateDirectory=)"
         case EROFS: hint = "the file system is read-only"
         default: hint = "check the state directory"
@@ -132,6 +133,14 @@ final class JournalFile {
         return try? JSONParser.parse(json)
     }
 
+    /// Takes this process's lock on the journal (`<journal>.lock`, a POSIX record lock holding the pid): two
+    /// processes never write one journal. Kept until the process exits; taking it again in the same process (a
+    /// reload's new engine) succeeds.
+    func lock() throws(JournalError) {
+        if mkdir(directory, 0o700) != 0 && errno != EEXIST { throw JournalError(path: directory, operation: "mkdir", errno: errno) }
+        try JournalLocks.acquire(path + ".lock")
+    }
+
     func openForAppend() throws(JournalError) {
         if fd >= 0 { return }
         if mkdir(directory, 0o700) != 0 && errno != EEXIST { throw JournalError(path: directory, operation: "mkdir", errno: errno) }
@@ -143,7 +152,17 @@ final class JournalFile {
             if h.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) != h.count {
                 throw JournalError(path: path, operation: "write the format header", errno: errno)
             }
+            // A new file is durable only once its directory entry is.
+            if fdatasync(fd) != 0 { throw JournalError(path: path, operation: "fsync", errno: errno) }
+            try Self.syncDirectory(directory)
         }
+    }
+
+    static func syncDirectory(_ directory: String) throws(JournalError) {
+        let d = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if d < 0 { throw JournalError(path: directory, operation: "open the directory to fsync it", errno: errno) }
+        defer { close(d) }
+        if fsync(d) != 0 { throw JournalError(path: directory, operation: "fsync the directory", errno: errno) }
     }
 
     /// Appends records in one write; `sync` makes them durable before returning.
@@ -151,10 +170,17 @@ final class JournalFile {
         try openForAppend()
         var bytes: [UInt8] = []
         for r in records { bytes += Self.encodeLine(r) }
+        let start = lseek(fd, 0, SEEK_END)
         var off = 0
         while off < bytes.count {
             let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + off, bytes.count - off) }
-            if n < 0 { if errno == EINTR { continue }; throw JournalError(path: path, operation: "append", errno: errno) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                let e = errno
+                // Half a record would read as corrupt between later good ones: cut it (a crash's tail is cut at open).
+                if start >= 0 { _ = ftruncate(fd, start) }
+                throw JournalError(path: path, operation: "append", errno: e)
+            }
             off += n
         }
         if sync && fdatasync(fd) != 0 { throw JournalError(path: path, operation: "fsync", errno: errno) }
@@ -178,8 +204,43 @@ final class JournalFile {
         if fsync(t) != 0 { let e = errno; close(t); throw JournalError(path: tmp, operation: "fsync", errno: e) }
         close(t)
         if rename(tmp, path) != 0 { throw JournalError(path: path, operation: "rename", errno: errno) }
-        let d = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if d >= 0 { fsync(d); close(d) }
+        try Self.syncDirectory(directory)
+    }
+}
+
+/// The journal locks this process holds, by lock file. POSIX record locks belong to the process and vanish when
+/// any descriptor of the file is closed, so each lock file is opened once and its descriptor kept until exit.
+enum JournalLocks {
+    private static let held = Mutex<[String: Int32]>([:])
+
+    static func acquire(_ lockPath: String) throws(JournalError) {
+        let r: Result<Void, JournalError> = held.withLock { h in
+            if h[lockPath] != nil { return .success(()) }
+            let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+            if fd < 0 { return .failure(JournalError(path: lockPath, operation: "open the lock", errno: errno)) }
+            var l = flock()
+            l.l_type = Int16(F_WRLCK)
+            l.l_whence = Int16(SEEK_SET)
+            if fcntl(fd, F_SETLK, &l) != 0 {
+                let e = errno
+                var other = flock()
+                other.l_type = Int16(F_WRLCK)
+                other.l_whence = Int16(SEEK_SET)
+                let pid = fcntl(fd, F_GETLK, &other) == 0 && other.l_type != Int16(F_UNLCK) ? " (process \(other.l_pid))" : ""
+                close(fd)
+                if e == EACCES || e == EAGAIN {
+                    return .failure(JournalError(path: lockPath, operation: "lock", errno: e,
+                                                 reason: "another careMonitord\(pid) is using this state directory: stop it, or give this one another --state-dir"))
+                }
+                return .failure(JournalError(path: lockPath, operation: "lock", errno: e))
+            }
+            let text = Array("\(getpid())\n".utf8)
+            _ = ftruncate(fd, 0)
+            _ = text.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+            h[lockPath] = fd
+            return .success(())
+        }
+        try r.get()
     }
 }
 
@@ -218,6 +279,7 @@ public enum IncidentJournal {
     @discardableResult
     public static func forget(directory: String, person: String, before date: WallTime) throws(JournalError) -> Int {
         let file = JournalFile(directory: directory, name: fileName(person: person))
+        try file.lock()
         let load = try JournalFile.load(path: file.path)
         try JournalFile.checkFormat(load, path: file.path)
         let (kept, dropped) = keep(load.records, droppingClosedBefore: date)

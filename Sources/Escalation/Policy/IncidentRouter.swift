@@ -33,8 +33,12 @@ public struct IncidentSummary: Sendable, Equatable {
 }
 
 public enum IncidentRouter {
-    /// `incidents` are the person's incidents, oldest first.
-    public static func route(_ alert: Alert, incidents: [IncidentSummary], policies: PolicySet) -> AlertRouting {
+    /// How far behind the present an alert must be to be a late duplicate (a detection that arrived after its
+    /// incident closed), rather than a new event on a clock stepped back.
+    static let latenessMilliseconds: Int64 = 10_000
+
+    /// `incidents` are the person's incidents, oldest first; `now` is when the alert reaches the engine.
+    public static func route(_ alert: Alert, incidents: [IncidentSummary], policies: PolicySet, now: WallTime? = nil) -> AlertRouting {
         let open = incidents.filter { !$0.isClosed }
         if alert.state == .cleared {
             return open.last(where: { $0.kind == alert.kind }).map { .clear($0.id) } ?? .ignore
@@ -42,7 +46,8 @@ public enum IncidentRouter {
         if let same = open.last(where: { $0.kind == alert.kind }) { return .group(into: same.id) }
         let policy = policies.policy(kind: alert.kind, severity: alert.severity)
         if let closed = incidents.last(where: { $0.isClosed && $0.kind == alert.kind }), let at = closed.closedAt,
-           alert.time <= at, at.milliseconds - alert.time.milliseconds <= Int64(policy.groupWindowSeconds) * 1000 {
+           alert.time <= at, at.milliseconds - alert.time.milliseconds <= Int64(policy.groupWindowSeconds) * 1000,
+           now.map({ $0.milliseconds - alert.time.milliseconds > latenessMilliseconds }) ?? true {
             return .duplicate(of: closed.id)
         }
         if let inhibitor = open.first(where: { policies.inhibits(openKind: $0.kind, openSeverity: $0.severity, kind: alert.kind) }) {

@@ -22,7 +22,12 @@ public struct WallTime: Sendable, Hashable, Comparable, CustomStringConvertible 
 public struct Moment: Sendable, Hashable {
     public var monotonic: MonotonicInstant
     public var wall: WallTime
-    public init(monotonic: MonotonicInstant, wall: WallTime) { self.monotonic = monotonic; self.wall = wall }
+    /// False while the wall clock is not plausible (before the journal's last record, or a gateway booted in 1970
+    /// before NTP): rules of local time then fail safe (quiet hours, availability and away do not hold a page back).
+    public var wallIsTrusted = true
+    public init(monotonic: MonotonicInstant, wall: WallTime, wallIsTrusted: Bool = true) {
+        self.monotonic = monotonic; self.wall = wall; self.wallIsTrusted = wallIsTrusted
+    }
 }
 
 extension Duration {

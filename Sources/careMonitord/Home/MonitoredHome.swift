@@ -116,7 +116,8 @@ final class MonitoredHome: @unchecked Sendable {
                 }
             }
             let engine = EscalationEngine(config: escalation, clock: system, notifiers: instances,
-                                          stateDirectory: journal ? stateDirectory : nil, answers: .tokens(key), logger: logger,
+                                          stateDirectory: journal ? stateDirectory : nil, answers: .tokens(key), checksWallClock: true,
+                                          logger: logger,
                                           events: { events($0.line) })
             return LiveEscalation(engine: engine, clock: system, logger: logger.child("escalation"))
         }
