@@ -460,6 +460,11 @@ public actor EscalationEngine {
         }
     }
 
+    func replaced(_ n: OutgoingNotification) {
+        inFlight[n.key] = nil
+        dispatch(n)
+    }
+
     /// Starts one delivery (with the notifier's own quick retries). `failures` counts earlier failed deliveries.
     func send(_ n: OutgoingNotification, attempt failures: Int) {
         guard inFlight[n.key] == nil else { return }
@@ -630,7 +635,15 @@ public actor EscalationEngine {
         // Pages and updates of incidents that closed meanwhile say something no longer true: never sent.
         let stale = pending.filter { !stillWanted(outbox[$0]!) }
         if !stale.isEmpty { logger.info("\(stale.count) message(s) queued before the stop are no longer true (their incident closed); not sent") }
-        for key in pending where stillWanted(outbox[key]!) { dispatch(outbox[key]!) }
+        for key in pending where stillWanted(outbox[key]!) {
+            let n = outbox[key]!
+            if let keeper = notifiers[n.notifier] as? any ReceiptKeeping, keeper.keepsReceipt(for: n) {
+                // It may have gone out before the crash: the copy sent now replaces the first.
+                inFlight[key] = Task { await keeper.replacing(n); self.replaced(n) }
+            } else {
+                dispatch(n)
+            }
+        }
         // Failed deliveries that were being retried carry on.
         for key in retrying.sorted() where outbox[key].map(stillWanted) == true {
             retries[key] = Redelivery(notification: outbox[key]!, due: now.monotonic, failures: 1)

@@ -224,7 +224,8 @@ struct NotifierRequestTests {
         #expect(n.pendingReceipts == ["rcpt123"])
 
         _ = await n.deliver(sampleNotification(address: "uQiRzpo4DXghDmr9QzzfQu27cmVRsG", purpose: .allClear))
-        #expect(server.requests.suffix(2).map(\.path) == ["/1/receipts/rcpt123/cancel.json", "/1/messages.json"])
+        #expect(server.requests.suffix(3).map(\.path) == ["/1/receipts/rcpt123/cancel.json",
+                                                           "/1/receipts/cancel_by_tag/cm_linda_20261123_140200_anna.json", "/1/messages.json"])
         #expect(n.pendingReceipts.isEmpty)
         _ = acknowledged
     }

@@ -1,6 +1,7 @@
 import CareSupport
 @testable import Escalation
 import Foundation
+import Synchronization
 import Testing
 
 /// Pushover emergency receipts are journaled, so that after a restart the phones that are ringing are still
@@ -57,7 +58,43 @@ struct ReceiptRecoveryTests {
         // Linda says she is fine: the all-clear stops Anna's phone before telling her.
         await e.receive(Ack(incident: "linda-20261123-140200", member: "linda", action: .cancel))
         await e.waitForDeliveries()
-        #expect(server.requests.map(\.path) == ["/1/messages.json", "/1/receipts/rcptANNA/cancel.json", "/1/messages.json"])
+        #expect(server.requests.map(\.path) == ["/1/messages.json", "/1/receipts/rcptANNA/cancel.json",
+                                                "/1/receipts/cancel_by_tag/cm_linda_20261123_140200_anna.json", "/1/messages.json"])
+    }
+
+    /// A crash after Pushover took Anna's emergency but before its receipt was journaled: the page is sent again
+    /// after the restart, and the first copy is cancelled by its tag first, so one phone is not left ringing for
+    /// an hour beside the second.
+    @Test func anEmergencySentAgainAfterACrashReplacesTheFirst() async throws {
+        let first = Mutex(true)
+        let server = TestHTTPServer { req in
+            if req.path == "/1/messages.json" {
+                // The first copy is taken but its answer never comes back before the "crash".
+                if first.withLock({ f in defer { f = false }; return f }) { usleep(1_500_000) }
+                return .init(200, #"{"status":1,"request":"q","receipt":"rcptANNA"}"#)
+            }
+            return .init(200, #"{"status":1}"#)
+        }
+        defer { server.stop() }
+        let c = Self.config(url: server.baseURL)
+        let dir = temporaryDirectory()
+        do {
+            let clock = ManualClock(wall: Fixture.start, monotonic: MonotonicInstant(nanoseconds: 5_000_000_000))
+            let e = Self.engine(c, clock: clock, dir: dir)
+            await e.receive(Fixture.fall())
+            clock.advance(by: .seconds(60))
+            await e.tick()  // Anna's emergency is on its way; no delivery is on record yet
+        }
+        #expect(try !IncidentJournal.read(directory: dir, person: "linda").contains { $0["input"]?["delivery"] != nil && $0["incident"] != nil && $0["receipt"] != nil })
+        let e = Self.engine(c, clock: ManualClock(wall: Fixture.start.adding(seconds: 90), monotonic: MonotonicInstant(nanoseconds: 1_000_000_000)),
+                            dir: dir, boot: "after-restart")
+        _ = try await e.recover()
+        await e.waitForDeliveries()
+        let paths = server.requests.map(\.path)
+        let cancel = try #require(paths.firstIndex(of: "/1/receipts/cancel_by_tag/cm_linda_20261123_140200_anna.json"), "\(paths)")
+        #expect(paths.lastIndex(of: "/1/messages.json").map { $0 > cancel } == true, "\(paths)")
+        let sent = try #require(server.requests.last { $0.path == "/1/messages.json" })
+        #expect(sent.body.contains("tags=cm_linda_20261123_140200_anna"))
     }
 
     @Test func receiptOfAClosedIncidentIsNotRestored() async throws {

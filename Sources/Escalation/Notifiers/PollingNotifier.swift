@@ -50,10 +50,17 @@ extension NtfyNotifier: PollingNotifier {
 public protocol ReceiptKeeping: Notifier {
     func keepsReceipt(for notification: OutgoingNotification) -> Bool
     func restoreReceipts(_ receipts: [(receipt: String, notification: OutgoingNotification)])
+    /// Before sending again a message that may already have gone out (queued before a crash, no delivery on
+    /// record): stops what the first copy left going, so that the second replaces it.
+    func replacing(_ notification: OutgoingNotification) async
 }
 
 extension PushoverNotifier: ReceiptKeeping {
     public func keepsReceipt(for n: OutgoingNotification) -> Bool { priority(n) == 2 }
+
+    public func replacing(_ n: OutgoingNotification) async {
+        if priority(n) == 2 { await cancel(tagOf: n, timeout: retry.attemptTimeout) }
+    }
 
     public func restoreReceipts(_ restored: [(receipt: String, notification: OutgoingNotification)]) {
         receipts.withLock { list in

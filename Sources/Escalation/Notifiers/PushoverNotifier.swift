@@ -70,12 +70,32 @@ public final class PushoverNotifier: Notifier {
     public func fields(_ n: OutgoingNotification) -> [(String, String)] {
         var f = [("token", token.reveal()), ("user", n.address), ("title", n.title), ("message", n.text),
                  ("priority", String(priority(n))), ("timestamp", String(n.time.milliseconds / 1000))]
-        if priority(n) == 2 { f += [("retry", String(retrySeconds)), ("expire", String(expireSeconds))] }
+        if priority(n) == 2 { f += [("retry", String(retrySeconds)), ("expire", String(expireSeconds)), ("tags", Self.tag(n))] }
         return f
     }
 
+    /// The emergency's tag: one per incident and member, so that a copy sent again after a crash (whose receipt
+    /// was never journaled) can be cancelled by tag, and the all-clear stops any of them.
+    static func tag(_ n: OutgoingNotification) -> String {
+        "cm_" + "\(n.incident)_\(n.member)".map { $0.isASCII && ($0.isLetter || $0.isNumber) ? String($0) : "_" }.joined()
+    }
+
+    /// Stops the retries of every emergency with the tag of `n` (best effort: logged when it fails).
+    func cancel(tagOf n: OutgoingNotification, timeout: Duration) async {
+        do {
+            _ = try await http.send("POST", url + "/1/receipts/cancel_by_tag/\(Self.tag(n)).json",
+                                    headers: [("Content-Type", "application/x-www-form-urlencoded")],
+                                    body: HTTPClient.formEncode([("token", token.reveal())]), timeout: timeout)
+        } catch {
+            logger.notice("\(name): cancelling the emergencies for \(n.member) by tag failed: \(error.message)")
+        }
+    }
+
     public func attempt(_ n: OutgoingNotification, timeout: Duration) async throws(NotifierError) -> DeliveryReceipt {
-        if n.purpose == .allClear { await cancelReceipts(incident: n.incident, timeout: timeout) }
+        if n.purpose == .allClear {
+            await cancelReceipts(incident: n.incident, timeout: timeout)
+            await cancel(tagOf: n, timeout: timeout)
+        }
         let r = try await http.send("POST", url + "/1/messages.json", headers: [("Content-Type", "application/x-www-form-urlencoded")],
                                     body: HTTPClient.formEncode(fields(n)), timeout: timeout)
         let receipt = (try? JSONParser.parse(r.body))?["receipt"]?.stringValue
