@@ -162,6 +162,8 @@ public final class RoutineDetector: Detector {
     public let parameters: Parameters
     public let rooms: RoomClassifier
     public private(set) var model = RoutineModel()
+    /// Quiet periods for an evaluation's oracle (nil: not kept).
+    public var quietTrace: QuietTrace?
 
     // Per signal (dense by SignalID): room code (-1 = not ours), kind, last value.
     var roomOfSignal: [Int8] = []
@@ -547,6 +549,7 @@ public final class RoutineDetector: Detector {
         if next == .kitchen && previous != .kitchen { kitchenToday += 1 }
 
         quietContext = next
+        quietTrace?.next(at: t, context: next)
         startLimit = limitFromStart(next, sod: sod).limit
         quietStart = t
         lastCheck = t
