@@ -161,14 +161,20 @@ public final class RoutineDetector: Detector {
     let context: DetectorContext
     public let parameters: Parameters
     public let rooms: RoomClassifier
-    public private(set) var model = RoutineModel()
+    public internal(set) var model = RoutineModel()
     /// Quiet periods for an evaluation's oracle (nil: not kept).
     public var quietTrace: QuietTrace?
 
-    // Per signal (dense by SignalID): room code (-1 = not ours), kind, last value.
+    // Per signal (dense by SignalID): room code (-1 = not ours, `worn` = a wearable's accelerometer), kind, last
+    // value, movement (wearables).
     var roomOfSignal: [Int8] = []
     var kindOfSignal: [SignalKind] = []
     var valueOfSignal: [Double] = []
+    var movementOfSignal: [MovementBlocks] = []
+    static let worn: Int8 = -2
+    /// The last movement of a worn wearable, and which (a sign of life for `inactivity`).
+    var lastMovement = -Double.infinity
+    var movementSignal: SignalID?
     var hasBedSensor = false
     var bedOccupied = 0
     var seatOccupied = 0
@@ -204,6 +210,10 @@ public final class RoutineDetector: Detector {
     var wakeCandidate = Double.nan
     var bedtimeCandidate = Double.nan
     var bedtimeQuiet = 0.0
+    /// The sleep being put together from quiets (`sleep(from:to:in:)`) and the context of its last one.
+    var sleepStart = Double.nan
+    var sleepEnd = Double.nan
+    var sleepContext = RoutineContext.home
     var nightTrips = 0.0
     var kitchenToday = 0.0
     var visitStart = Double.nan
@@ -230,6 +240,7 @@ public final class RoutineDetector: Detector {
         roomOfSignal.reserveCapacity(256)
         kindOfSignal.reserveCapacity(256)
         valueOfSignal.reserveCapacity(256)
+        movementOfSignal.reserveCapacity(256)
     }
 
     var windowSlots: Int { Int((parameters.window / RoutineModel.slotSeconds).rounded()) }
@@ -238,14 +249,19 @@ public final class RoutineDetector: Detector {
     // MARK: Detector
 
     public func accepts(_ signal: SignalInfo) -> Bool {
+        let wearable = signal.kind == .acceleration && signal.placement != nil
         switch signal.kind {
         case .motion, .contact, .waterLeak, .applianceOn, .button, .vibration: break
-        default: return false
+        default: if !wearable { return false }
         }
         let room = rooms.room(device: signal.device, kind: signal.kind)
         if room == .ignore { return false }
         let i = Int(signal.id.rawValue)
-        while roomOfSignal.count <= i { roomOfSignal.append(-1); kindOfSignal.append(.state); valueOfSignal.append(.nan) }
+        while roomOfSignal.count <= i {
+            roomOfSignal.append(-1); kindOfSignal.append(.state); valueOfSignal.append(.nan); movementOfSignal.append(MovementBlocks())
+        }
+        kindOfSignal[i] = signal.kind
+        if wearable { roomOfSignal[i] = Self.worn; return true }
         roomOfSignal[i] = Int8(Room.allCases.firstIndex(of: room)!)
         kindOfSignal[i] = signal.kind
         if room == .bed { hasBedSensor = true }
@@ -254,7 +270,12 @@ public final class RoutineDetector: Detector {
 
     public func process(_ sample: Sample) {
         let i = Int(sample.signal.rawValue)
-        guard i < roomOfSignal.count, roomOfSignal[i] >= 0 else { return }
+        guard i < roomOfSignal.count else { return }
+        if roomOfSignal[i] == Self.worn {
+            if movementOfSignal[i].add(sample.x, sample.y, sample.z, at: sample.time) { moved(sample.signal, at: sample.time) }
+            return
+        }
+        guard roomOfSignal[i] >= 0 else { return }
         let room = Room.allCases[Int(roomOfSignal[i])]
         let kind = kindOfSignal[i]
         let t = sample.time
@@ -284,6 +305,21 @@ public final class RoutineDetector: Detector {
 
     public func advance(to time: Double) { observe(time) }
 
+    /// A worn wearable moved (once per movement block at most): she is alive, whatever the rooms say.
+    func moved(_ signal: SignalID, at t: Double) {
+        observe(t)
+        guard t >= latest - 1 else { return }
+        lastMovement = t
+        movementSignal = signal
+        if inactivityRaised {
+            inactivityRaised = false
+            emit(.inactivity, .cleared, t, ["activity": .object(activityDetail(signal: signal, time: t))])
+        }
+    }
+
+    /// When the quiet `inactivity` measures began: the last sign of life in a room, or a worn wearable's movement.
+    var livingSince: Double { lastMovement > quietStart ? lastMovement : quietStart }
+
     // MARK: Time
 
     /// Takes `t` as now: clock steps re-anchor the quiet clock; otherwise conditions are checked up to `t`.
@@ -301,6 +337,7 @@ public final class RoutineDetector: Detector {
             quietStart = t
             lastCheck = t
             quietLearnable = false
+            lastMovement = -.infinity
             day = context.localTime.dayNumber(at: t)
             return
         }
@@ -340,7 +377,7 @@ public final class RoutineDetector: Detector {
         }
         if !inactivityRaised {
             let limit = min(startLimit, inactivityLimit(quietContext, sod: sod).limit)
-            if quiet > limit { raise(.inactivity, at: t, quiet: quiet, sod: sod) }
+            if t - livingSince > limit { raise(.inactivity, at: t, quiet: t - livingSince, sod: sod) }
         }
         if !bathroomRaised && quietContext == .bathroom && !leftBathroom && !isNightForBathroom(sod) && quiet > bathroomLimit(sod: sod).limit {
             raise(.bathroomDwell, at: t, quiet: quiet, sod: sod)
@@ -369,7 +406,7 @@ public final class RoutineDetector: Detector {
         let tail = model.startTail(c, secondsOfDay: sod, windowSlots: windowSlots, minimumObservations: p.minimumObservations,
                                    k: k + 1, into: &tailBuffer)
         let n = tail.observations
-        let perDay = model.learnedDays > 0 ? model.starts[RoutineModel.index(.home, 0)..<RoutineModel.index(.home, 0) + RoutineModel.slots].reduce(0, +) / Double(model.learnedDays) : 0
+        let perDay = model.quietsPerDay
         let probability = perDay > 0 ? min(1, p.tailAlarmsPerDay / perDay) : 1
         guard tail.count >= 3 else {
             // Too few quiets seen here to fit a tail: the ceiling.
@@ -438,20 +475,21 @@ public final class RoutineDetector: Detector {
         return startDay < day || local.secondsOfDay(at: quietStart) < wakeMedian - 1800
     }
 
-    /// The learned night (nil until 5 bedtimes and wake-ups are learned, or when it would be shorter than 2 h):
-    /// from median bedtime + max(`notUpMarginMinutes`, 2.5 σ) to median wake-up − max(`notUpMarginMinutes`, 2.5 σ).
+    /// The learned night (nil until 5 bedtimes and wake-ups are learned): from median bedtime + max(`notUpMarginMinutes`,
+    /// 2.5 σ) to median wake-up − max(`notUpMarginMinutes`, 2.5 σ), inside the learned sleep; nil when the margins
+    /// leave less than 2 h of it or its middle is not a night's (`nightPrior`): no night rather than day taken for
+    /// night.
     var night: (from: Double, to: Double)? {
         guard model.bedtimes.count >= 5, model.wakeUps.count >= 5, bedMedian.isFinite, wakeMedian.isFinite else { return nil }
         let m = parameters.notUpMargin
-        var from = bedMedian + max(m, 2.5 * (bedSigma.isFinite ? bedSigma : 0))
-        var to = wakeMedian - max(m, 2.5 * (wakeSigma.isFinite ? wakeSigma : 0))
-        from = from.truncatingRemainder(dividingBy: 86_400)
-        to = to.truncatingRemainder(dividingBy: 86_400)
-        if to < 0 { to += 86_400 }
-        var length = to - from
-        if length < 0 { length += 86_400 }
-        guard length >= 7200 && length < 86_400 - 7200 else { return nil }
-        return (from, to)
+        var sleep = (wakeMedian - bedMedian).truncatingRemainder(dividingBy: 86_400)
+        if sleep < 0 { sleep += 86_400 }
+        let afterBed = max(m, 2.5 * (bedSigma.isFinite ? bedSigma : 0))
+        let length = sleep - afterBed - max(m, 2.5 * (wakeSigma.isFinite ? wakeSigma : 0))
+        guard length >= 7200 else { return nil }
+        let from = (bedMedian + afterBed).truncatingRemainder(dividingBy: 86_400)
+        guard Self.nightPrior((from + length / 2).truncatingRemainder(dividingBy: 86_400)) else { return nil }
+        return (from, (from + length).truncatingRemainder(dividingBy: 86_400))
     }
 
     func isNight(_ sod: Double) -> Bool {
@@ -480,13 +518,7 @@ public final class RoutineDetector: Detector {
             // Time out is learned up to 72 h: someone who spends weekends away is not missing on a Sunday.
             let cap = previous == .out ? 72 * 3600.0 : parameters.maximumLimit
             if quiet <= cap && !inactivityRaised { model.learn(start: quietStart, end: t, context: previous, localTime: local) }
-            if previous.mayBeAsleep && quiet >= parameters.wakeUpQuiet && sod >= 3 * 3600 && sod < 15 * 3600 {
-                wakeCandidate = sod
-                if quiet >= 3 * 3600 && quiet > bedtimeQuiet {
-                    bedtimeQuiet = quiet
-                    bedtimeCandidate = local.secondsOfDay(at: quietStart)
-                }
-            }
+            if previous.mayBeAsleep && quiet >= parameters.wakeUpQuiet { sleep(from: quietStart, to: t, in: previous) }
         }
         let clearDetail: JSONObject = [
             "activity": .object(activityDetail(signal: signal, time: t)),
@@ -559,8 +591,41 @@ public final class RoutineDetector: Detector {
         model.lastSeen = t
         let d = local.dayNumber(at: t)
         if d != day { newDay(d) }
-        if d != model.lastDay { model.lastDay = d; model.learnedDays += 1 }
+        model.countDay(d)
     }
+
+    // MARK: Sleep
+
+    /// A quiet of `wakeUpQuietMinutes` or more where she may be asleep. Quiets in the same context, or between bed,
+    /// bedroom and bathroom, joined by short interruptions (a night toilet trip) make one sleep (an evening in the
+    /// armchair before bed does not join it); the day's night is its longest sleep of 3 h or more that ends
+    /// 03:00–15:00 and whose middle is a night's (`nightPrior`).
+    func sleep(from start: Double, to end: Double, in c: RoutineContext) {
+        func bedside(_ c: RoutineContext) -> Bool { c == .bed || c == .bedroom || c == .bathroom }
+        let joins = c == sleepContext || (bedside(c) && bedside(sleepContext))
+        if sleepEnd.isFinite && start - sleepEnd <= Self.sleepInterruption && start >= sleepEnd && joins {
+            sleepEnd = end
+        } else {
+            sleepStart = start
+            sleepEnd = end
+        }
+        sleepContext = c
+        let local = context.localTime
+        let length = sleepEnd - sleepStart
+        let wake = local.secondsOfDay(at: sleepEnd)
+        guard length >= 3 * 3600, wake >= 3 * 3600, wake < 15 * 3600, length > bedtimeQuiet,
+              Self.nightPrior(local.secondsOfDay(at: sleepStart + length / 2)) else { return }
+        bedtimeQuiet = length
+        wakeCandidate = wake
+        bedtimeCandidate = local.secondsOfDay(at: sleepStart)
+    }
+
+    /// The longest interruption of one sleep (a toilet trip at night).
+    static let sleepInterruption = 3600.0
+
+    /// The prior every home shares: the middle of a night's sleep lies between 21:00 and 09:00 local. A learned sleep
+    /// or night outside it is not a night (a long afternoon quiet, a nap), whatever the person's data say.
+    static func nightPrior(_ secondsOfDay: Double) -> Bool { secondsOfDay >= 21 * 3600 || secondsOfDay < 9 * 3600 }
 
     // MARK: Days
 
@@ -631,7 +696,11 @@ public final class RoutineDetector: Detector {
         var o = JSONObject()
         let info = signal.flatMap { context.signals.info($0) }
         o["device"] = info.map { .string($0.deviceName) } ?? .null
-        if let info { o["room"] = .string(rooms.room(device: info.device, kind: info.kind).rawValue) }
+        if let info, info.kind == .acceleration, let p = info.placement {
+            o["placement"] = .string(p)
+        } else if let info {
+            o["room"] = .string(rooms.room(device: info.device, kind: info.kind).rawValue)
+        }
         o["time"] = .string(Timestamp.rfc3339(time))
         o["local"] = .string(context.localTime.clockText(at: time))
         return o
@@ -640,6 +709,10 @@ public final class RoutineDetector: Detector {
     func raise(_ kind: DetectionKind, at t: Double, quiet: Double, sod: Double, night: Bool = false) {
         var o = JSONObject()
         o["lastActivity"] = lastSignal == nil ? .null : .object(activityDetail(signal: lastSignal, time: quietStart))
+        if kind == .inactivity && lastMovement > quietStart {
+            // The quiet counts from the wearable's last movement: say so.
+            o["lastMovement"] = .object(activityDetail(signal: movementSignal, time: lastMovement))
+        }
         o["context"] = .string(quietContext.name)
         o["quietMinutes"] = .number((quiet / 6).rounded() / 10)
         let p = parameters
@@ -761,5 +834,6 @@ public final class RoutineDetector: Detector {
         quietContext = .home
         quietLearnable = false
         startLimit = .infinity
+        lastMovement = -.infinity
     }
 }
