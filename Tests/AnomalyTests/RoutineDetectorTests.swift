@@ -295,6 +295,7 @@ let zeros = "[" + Array(repeating: "0", count: 96).joined(separator: ",") + "]"
         #expect(s.scale.isFinite && s.threshold.isFinite && s.probability > 0 && s.probability < 0.001, "\(s)")
         #expect(s.limit >= s.threshold && s.limit <= h.detector.parameters.maximumLimit)
         #expect(s.limit < 1.5 * s.longest + 5400, "tail limit \(s.limit / 60) min, longest \(s.longest / 60) min")
+        #expect(s.limit >= s.longest + 5400, "never below the longest quiet that began then + the margin")
     }
 
     @Test func learnedStateRoundTripsThroughJSONText() throws {

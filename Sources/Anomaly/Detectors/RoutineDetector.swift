@@ -16,7 +16,11 @@ import Darwin
 /// Motion/occupancy `true`, any door/cupboard contact change, a toilet flush (`water_leak` true), an appliance
 /// switched on, a button, a vibration; bed and seat pressure in both directions (lying down and getting up).
 /// Temperatures, power readings and motion sensors timing out are not a person's doing and never reset the quiet
-/// clock. Each device gets a room (`Room`, by name, overridable with `rooms`).
+/// clock. Each device gets a room (`Room`, by name, overridable with `rooms`). A worn wearable's accelerometer (a
+/// source with a `placement`) that moves (`MovementBlocks`) is a sign of life for `inactivity` only: the quiet it
+/// measures runs from the later of the last sign of life in a room and the last movement (`detail.lastMovement`
+/// names the wearable); a band left on the table does not move and changes nothing. It has no room: the context and
+/// what is learned stay the rooms'.
 ///
 /// ## The quiet period and its context
 /// A quiet period runs from the last sign of life. Its context is where that was: `bed` / `seat` while a bed or
@@ -25,12 +29,16 @@ import Darwin
 /// ends a quiet which began at the front door (she came home). Door events within 2 min are one episode.
 ///
 /// ## The learned model (`RoutineModel`, kept in `learned.json`)
-/// For every context and 15-minute slot of the local day: the longest time already quiet that was seen at that time
-/// of day, and how many quiet periods were alive in that slot (each finished quiet period updates every slot it
-/// spans); the 10 longest whole quiet periods that began in that slot, and how many began there. Quiet periods longer than `maximumLimitHours` (at home) or 72 h (out), those spanning a clock step, and
-/// those that raised `inactivity` (it may have been an emergency) are not learned. Also wake-ups and bedtimes (a quiet of `wakeUpQuietMinutes` or more in a context where she may
-/// be asleep, ending between 03:00 and 15:00 local, is a wake-up; the longest such quiet of at least 3 h gives the
-/// bedtime), daytime bathroom visits, night bathroom trips and kitchen visits per day (last 28 days).
+/// For every context and 15-minute slot of the local day, by local week (the last four weeks; older ones are
+/// forgotten): the longest time already quiet that was seen at that time of day, and how many quiet periods were
+/// alive in that slot (each finished quiet period updates every slot it spans); the 10 longest whole quiet periods
+/// that began in that slot, and how many began there. Quiet periods longer than `maximumLimitHours` (at home) or
+/// 72 h (out), those spanning a clock step, and those that raised `inactivity` (it may have been an emergency) are
+/// not learned. Also wake-ups and bedtimes: quiets of `wakeUpQuietMinutes` or more in a context where she may be
+/// asleep, in the same context or between bed, bedroom and bathroom with interruptions of up to an hour (a toilet
+/// trip), make one sleep; the day's longest sleep of 3 h or more that ends between 03:00 and 15:00 and whose middle
+/// lies between 21:00 and 09:00 (the prior every home shares: a night is a night) gives the bedtime and the wake-up.
+/// Also daytime bathroom visits, night bathroom trips and kitchen visits per day (last 28 days).
 ///
 /// ## Rules (parameters under `detectors.routine`, defaults in brackets)
 /// - **Learning period.** Until `learningDays` [7] local days with activity have been seen, only fixed
@@ -48,7 +56,8 @@ import Darwin
 ///   the quiets per day at home (so quiets per day × p ≈ alarms per day), from an exponential tail fitted to the
 ///   `tailObservations` [10] longest of the n quiets in the window (peaks over threshold):
 ///   `u + β · ln(k / (n · p))`, u the (k+1)-th longest, β the mean excess of the k longest over u (at least
-///   `minimumTailScaleMinutes` [10]); with fewer than 3 quiets there, `maximumLimitHours`; within
+///   `minimumTailScaleMinutes` [10]), and never below the longest of them + `marginMinutes` (the fit extrapolates
+///   from a thin tail; that quiet happened); with fewer than 3 quiets there, `maximumLimitHours`; within
 ///   `minimumLimitMinutes`…`maximumLimitHours`. Real tails are heavier than exponential and the fit extrapolates from
 ///   a few weeks: on the tuning homes the real rate was about 10–25 × the nominal one, hence the small default.
 ///   The lower of the two limits applies (a quiet that began at 09:30 in the bedroom is not a night, even though the
@@ -66,7 +75,8 @@ import Darwin
 ///   it is later than usual), or out for 30 min and more in the learned night at an hour she has not been out at
 ///   least twice for 30 min or more. The night runs from median bedtime +
 ///   max(`notUpMarginMinutes`, 2.5 σ) to median wake-up − max(`notUpMarginMinutes`, 2.5 σ) (at least 5 of each
-///   learned, at least 2 h long). Cleared at the next sign of life.
+///   learned), inside that sleep: when the margins leave less than 2 h of it, or its middle is not between 21:00 and
+///   09:00, there is no learned night (never the day taken for night). Cleared at the next sign of life.
 /// - **night-wandering**: the front door opened in the learned night while she was at home (not within 15 min of
 ///   coming home), and no sign of life inside followed within `nightDoorMinutes` [5]. Cleared at the next sign of
 ///   life inside.
@@ -417,7 +427,9 @@ public final class RoutineDetector: Detector {
         var excess = 0.0
         for i in 0..<kk { excess += tailBuffer[i] - u }
         let beta = max(p.minimumTailScale, excess / Double(kk))
-        let l = u + beta * log(max(1, Double(kk) / (max(n, Double(kk)) * probability)))
+        // Never below the longest such quiet she had + the margin: real tails are heavier than the fit, and that
+        // quiet is evidence every home has, whatever its sensors.
+        let l = max(u + beta * log(max(1, Double(kk) / (max(n, Double(kk)) * probability))), tailBuffer[0] + p.margin)
         return StartLimit(limit: min(p.maximumLimit, max(p.minimumLimit, l)), longest: tailBuffer[0], observations: n, used: tail.context,
                           threshold: u, scale: beta, probability: probability)
     }
