@@ -428,6 +428,18 @@ let zeros = "[" + Array(repeating: "0", count: 96).joined(separator: ",") + "]"
         #expect(h.raised(.inactivity).count == 1, "in bed at 10:30 after five weeks up at 07:30")
     }
 
+    /// Up at 07:30 on weekdays and at 10:00 on Sundays: a Sunday like the ones before is no `not-up`, however
+    /// regular the weekdays (their median and spread alone would say 08:30).
+    @Test func aLateSundayLikeTheOnesBeforeIsNotNotUp() throws {
+        let h = try RoutineHarness()
+        for d in mondayMarch4..<mondayMarch4 + 28 { h.ordinaryDay(d, wakeUp: (d - mondayMarch4) % 7 == 6 ? 10 : 7.5) }
+        // The first late Sunday is news; the later ones are her routine.
+        let later = h.raised(.notUp).filter { $0.time > h.time(day: mondayMarch4 + 7, hour: 0) }
+        #expect(later.isEmpty, "\(later.map(\.detail))")
+        let due = try #require(h.detector.notUpTime)
+        #expect(due >= 10 * 3600, "not up by \(RoutineModel.clock(due))")
+    }
+
     /// A worn wristband's movement is a sign of life where no room sensor sees her; once it stops, the quiet counts
     /// from its last movement and the detection names it.
     @Test func aWornWristbandsMovementIsASignOfLife() throws {

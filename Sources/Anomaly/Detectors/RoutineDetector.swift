@@ -63,8 +63,8 @@ import Darwin
 ///   The lower of the two limits applies (a quiet that began at 09:30 in the bedroom is not a night, even though the
 ///   bedroom at 09:30 is often the end of one). Cleared at the next sign of life.
 /// - **not-up**: with at least 5 learned wake-ups, no sign of life since before (median wake-up − 30 min) and the
-///   local time is past `median + max(notUpMarginMinutes [60], 2.5 × robust σ)` (σ = 1.4826 × MAD), not out, within
-///   6 h of that limit. Cleared at the next sign of life.
+///   local time is past `median + max(notUpMarginMinutes [60], 2.5 × robust σ)` (σ = 1.4826 × MAD) and past the
+///   latest learned wake-up + half that margin, not out, within 6 h of that limit. Cleared at the next sign of life.
 /// - **bathroom-dwell** (warning before `inactivity`): the last sign of life was in the bathroom (and the bathroom
 ///   door did not say she came out: opened twice and shut again since she went in), outside the learned night
 ///   (22:00–07:00 until a night is learned), for
@@ -239,7 +239,7 @@ public final class RoutineDetector: Detector {
     var tailBuffer = [Double](repeating: 0, count: RoutineModel.topK)
 
     // Learned summaries, recomputed once a day (not per sample).
-    var wakeMedian = Double.nan, wakeSigma = Double.nan
+    var wakeMedian = Double.nan, wakeSigma = Double.nan, wakeLatest = -Double.infinity
     var bedMedian = Double.nan, bedSigma = Double.nan
     var bathroomVisitLongest = Double.nan
 
@@ -473,10 +473,12 @@ public final class RoutineDetector: Detector {
         return (max(p.minimumLimit, e.longest + p.margin / 2), e.longest, e.observations)
     }
 
-    /// The local time from which she counts as not up (nil until 5 wake-ups are learned).
+    /// The local time from which she counts as not up (nil until 5 wake-ups are learned): never before her latest
+    /// wake-up of the last 28 days + half the margin (a late Sunday is no emergency, however regular the weekdays).
     var notUpTime: Double? {
         guard model.wakeUps.count >= 5, wakeMedian.isFinite else { return nil }
-        return wakeMedian + max(parameters.notUpMargin, 2.5 * (wakeSigma.isFinite ? wakeSigma : 0))
+        let m = parameters.notUpMargin
+        return max(wakeMedian + max(m, 2.5 * (wakeSigma.isFinite ? wakeSigma : 0)), wakeLatest + m / 2)
     }
 
     func notUpDue(sod: Double) -> Bool {
@@ -667,6 +669,7 @@ public final class RoutineDetector: Detector {
 
     func refreshSummaries() {
         (wakeMedian, wakeSigma) = RobustStats.clockMedian(model.wakeUps)
+        wakeLatest = model.wakeUps.max() ?? -.infinity
         (bedMedian, bedSigma) = RobustStats.clockMedian(model.bedtimes)
         bathroomVisitLongest = model.bathroomVisits.max() ?? .nan
     }
@@ -753,7 +756,7 @@ public final class RoutineDetector: Detector {
             limit = notUpTime ?? .nan
             o["usualWakeUp"] = .string(RoutineModel.clock(wakeMedian))
             o["notUpBy"] = .string(RoutineModel.clock(limit))
-            rule = "median of \(model.wakeUps.count) learned wake-ups + max(\(m(p.notUpMargin)) min, 2.5 × \(m(wakeSigma.isFinite ? wakeSigma : 0)) min robust σ)"
+            rule = "median of \(model.wakeUps.count) learned wake-ups + max(\(m(p.notUpMargin)) min, 2.5 × \(m(wakeSigma.isFinite ? wakeSigma : 0)) min robust σ), not before the latest (\(RoutineModel.clock(wakeLatest))) + \(m(p.notUpMargin / 2)) min"
             limit = limit - (wakeMedian - 1800)
             notUpRaised = true
         case .bathroomDwell:
