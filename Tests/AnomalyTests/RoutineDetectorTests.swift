@@ -311,6 +311,19 @@ let zeros = "[" + Array(repeating: "0", count: 96).joined(separator: ",") + "]"
         #expect(abs(h2.detector.inactivityLimit(.kitchen, sod: 40_000).limit - h.detector.inactivityLimit(.kitchen, sod: 40_000).limit) <= 6)
     }
 
+    /// A learned state of version 2 (no weeks) is read as one week, the week of its last day.
+    @Test func versionTwoStateIsReadAsItsLastWeek() throws {
+        let h = try RoutineHarness()
+        let slots = "[" + (0..<96).map { $0 == 44 ? "50" : "0" }.joined(separator: ",") + "]"
+        let counts = "[" + (0..<96).map { $0 == 44 ? "60" : "0" }.joined(separator: ",") + "]"
+        let empty = "[" + Array(repeating: "[]", count: 96).joined(separator: ",") + "]"
+        let text = #"{"version": 2, "learnedDays": 9, "lastDay": \#(mondayMarch4 + 8), "quietBySlot": {"kitchen": {"longestQuietMinutes": \#(slots), "observations": \#(counts), "longestFromStartMinutes": \#(empty), "starts": \#(zeros)}}, "wakeUps": [], "bedtimes": [], "bathroomVisitsMinutes": [], "nightBathroomTrips": [], "kitchenVisits": []}"#
+        try h.detector.restore(learnedState: try JSONParser.parse(text))
+        let e = h.detector.model.envelope(.kitchen, secondsOfDay: 11 * 3600, windowSlots: 4, minimumObservations: 40)
+        #expect(e.longest == 50 * 60 && e.observations == 60 && e.context == .kitchen, "\(e)")
+        #expect(h.detector.model.daysKept == 9 && h.detector.learnedState()?["version"] == .number(3))
+    }
+
     @Test(arguments: [
         ("[]", "expected an object"),
         (#"{"version": 4}"#, "routine.version"),
