@@ -313,6 +313,27 @@ public final class RoutineDetector: Detector {
         if alive { activity(at: t, room: room, signal: sample.signal, value: value, kind: kind) }
     }
 
+    /// A run of one signal: a wearable's whole run goes through its movement blocks in a local copy (one array
+    /// access per run, not per sample); anything else one sample at a time.
+    public func process(_ run: UnsafeBufferPointer<Sample>) {
+        guard let first = run.first else { return }
+        let i = Int(first.signal.rawValue)
+        guard i < roomOfSignal.count, roomOfSignal[i] == Self.worn else {
+            for sample in run { process(sample) }
+            return
+        }
+        var blocks = movementOfSignal[i]
+        var firstMove = Double.nan, lastMove = Double.nan
+        for sample in run where blocks.add(sample.x, sample.y, sample.z, at: sample.time) {
+            if firstMove.isNaN { firstMove = sample.time }
+            lastMove = sample.time
+        }
+        movementOfSignal[i] = blocks
+        // The first movement clears, the last one restarts the quiet (the engine ends a run before a check is due).
+        if firstMove.isFinite { moved(first.signal, at: firstMove) }
+        if lastMove > firstMove { moved(first.signal, at: lastMove) }
+    }
+
     public func advance(to time: Double) { observe(time) }
 
     /// A worn wearable moved (once per movement block at most): she is alive, whatever the rooms say.
