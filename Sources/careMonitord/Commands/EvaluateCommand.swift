@@ -26,7 +26,9 @@ import Glibc
 ///   the one the label's start fell in, its context the detector's and L the longest quiet that began on that
 ///   local day, overlaps no label, is of that context and began within an hour of the same clock time (else of that
 ///   context at any hour, else at home). A lower bound for any
-///   detector with these sensors; `labelResults` gives it per label.
+///   detector with these sensors; `labelResults` gives it per label. In a capture with the stops cut out the quiet
+///   that held the stop is unknown to it (the bound is looser, often 0): `tools/homes-eval` asks it about the
+///   untouched capture with zero-length labels (which hold no quiet back).
 /// Output: the JSON report on stdout and a table on stderr (`--format both`, the default); `json` or `table` print
 /// only that, on stdout. Exit 0 whatever the score (a score is a figure, not a failure).
 enum EvaluateCommand {
