@@ -19,11 +19,16 @@ final class RoutineHarness {
         self.box = box
         for (device, kind) in [("bedroom_bed", SignalKind.motion), ("living_seat", .motion), ("bathroom_toilet", .waterLeak),
                                ("bathroom_basin", .motion), ("kitchen_fridge", .contact), ("kitchen_kettle", .applianceOn),
-                               ("living_motion", .motion), ("front_door", .contact), ("hall_thermometer", .temperature)] {
+                               ("living_motion", .motion), ("front_door", .contact), ("hall_thermometer", .temperature),
+                               ("hall_bedroom_door", .contact), ("hall_toilet_door", .contact)] {
             let id = registry.id(device: device, channel: nil, kind: kind, topic: "zigbee2mqtt/\(device)", sourceIndex: 0)
             signals[device] = id
             _ = detector.accepts(registry.info(id)!)
         }
+        let band = registry.id(device: "band1", channel: nil, kind: .acceleration, topic: "wearable/band1/accel", sourceIndex: 1,
+                               placement: "wrist")
+        signals["band1"] = band
+        _ = detector.accepts(registry.info(band)!)
     }
     let box: DetectionBox
 
@@ -37,6 +42,17 @@ final class RoutineHarness {
         var t = Double(day) * 86_400 + hour * 3600
         for _ in 0..<3 { t = Double(day) * 86_400 + hour * 3600 - Double(local.offset(at: t)) }
         return t
+    }
+
+    /// A wristband's orientation at `t` (one sample: one movement block).
+    func band(_ x: Float, at t: Double) {
+        detector.process(Sample(signal: signals["band1"]!, time: t, x: x, y: 0, z: 1))
+    }
+
+    /// A wristband's batch as the engine hands it over (one run): `x` at 10 Hz for two seconds.
+    func bandRun(_ x: Float, at t: Double) {
+        let run = (0..<20).map { Sample(signal: signals["band1"]!, time: t + Double($0) / 10, x: x, y: 0, z: 1) }
+        run.withUnsafeBufferPointer { detector.process($0) }
     }
 
     func send(_ device: String, _ value: Double, at t: Double) {
@@ -53,9 +69,9 @@ final class RoutineHarness {
     /// to bed around 22:45, one night toilet trip at about 03:00 the next night. Stops (no more events) at `stop`.
     /// Returns false when the stop was reached.
     @discardableResult
-    func ordinaryDay(_ day: Int, stop: Double = .infinity, tickEvery: Double = 60) -> Bool {
+    func ordinaryDay(_ day: Int, stop: Double = .infinity, tickEvery: Double = 60, wakeUp: Double = 7.5) -> Bool {
         var events: [(Double, String, Double)] = []
-        let wake = 7.5 + (random() - 0.5) * 0.8
+        let wake = wakeUp + (random() - 0.5) * 0.8
         events.append((wake, "bedroom_bed", 0))
         events.append((wake + 0.05, "bathroom_toilet", 1))
         events.append((wake + 0.06, "bathroom_toilet", 0))
@@ -92,6 +108,46 @@ final class RoutineHarness {
     }
 
     func days(_ range: Range<Int>) { for d in range { ordinaryDay(d) } }
+
+    /// A harness after two ordinary weeks, and the third day up to its local `hour` (returned: the stop time).
+    static func afterAFortnight(stopAt hour: Double) throws -> (RoutineHarness, Double) {
+        let h = try RoutineHarness()
+        h.days(mondayMarch4..<mondayMarch4 + 14)
+        let stop = h.time(day: mondayMarch4 + 14, hour: hour)
+        h.ordinaryDay(mondayMarch4 + 14, stop: stop)
+        return (h, stop)
+    }
+
+    /// A late sleeper's day in a flat with door sensors only (no bed sensor): to bed about midnight, up about
+    /// 11:00 (±1 h), a toilet trip most nights, on alternate days a quiet 3 h in the living room from noon, out in
+    /// the late afternoon. Hours may pass 24 (the next morning).
+    func lateSleeperDay(_ day: Int, stop: Double = .infinity) -> Bool {
+        var events: [(Double, String, Double)] = []
+        func door(_ device: String, _ h: Double) { events.append((h, device, 0)); events.append((h + 0.01, device, 1)) }
+        func toilet(_ h: Double) {
+            door("hall_toilet_door", h); events.append((h + 0.05, "bathroom_toilet", 1)); door("hall_toilet_door", h + 0.07)
+        }
+        let wake = 11 + (random() - 0.5) * 2
+        door("hall_bedroom_door", wake); toilet(wake + 0.1)
+        var h = wake + 0.4
+        if day % 2 == 0 { events.append((h, "living_motion", 1)); h += 3.2 }
+        while h < 23.5 {
+            if h > 16 && h < 16.4 { door("front_door", h); h += 1.5 + random(); door("front_door", h); h += 0.1; continue }
+            events.append((h, random() < 0.5 ? "kitchen_fridge" : "living_motion", random() < 0.5 ? 0 : 1))
+            h += 0.2 + random() * 0.5
+        }
+        let bed = 24 + (random() - 0.5) * 1.4
+        toilet(bed - 0.2); door("hall_bedroom_door", bed)
+        if random() < 0.7 { let trip = 24 + 3.5 + random() * 2; door("hall_bedroom_door", trip); toilet(trip + 0.02); door("hall_bedroom_door", trip + 0.15) }
+        events.sort { $0.0 < $1.0 }
+        for (hour, device, value) in events {
+            let t = time(day: day, hour: hour)
+            if t >= stop { tick(to: stop); return false }
+            tick(to: t)
+            send(device, value, at: t)
+        }
+        return true
+    }
 }
 
 final class DetectionBox: @unchecked Sendable {
@@ -156,15 +212,11 @@ let zeros = "[" + Array(repeating: "0", count: 96).joined(separator: ",") + "]"
     }
 
     @Test func nightStopIsFoundSoonAfterTheLearnedWakeUp() throws {
-        let h = try RoutineHarness()
-        h.days(mondayMarch4..<mondayMarch4 + 14)
-        let day = mondayMarch4 + 14
         // She went to bed (the night toilet trip of the previous day was the last sign of life) and never got up.
-        let stop = h.time(day: day, hour: 4)
-        h.ordinaryDay(day, stop: stop)
+        let (h, stop) = try RoutineHarness.afterAFortnight(stopAt: 4)
         h.tick(to: stop + 12 * 3600)
         let notUp = try #require(h.raised(.notUp).first)
-        let wake = h.time(day: day, hour: 7.5)
+        let wake = h.time(day: mondayMarch4 + 14, hour: 7.5)
         #expect(notUp.time > wake && notUp.time - wake <= 2.5 * 3600, "not-up \((notUp.time - wake) / 60) min after 07:30")
         let inactivity = try #require(h.raised(.inactivity).first)
         #expect(inactivity.time - wake <= 4 * 3600, "inactivity \((inactivity.time - wake) / 60) min after 07:30")
@@ -241,13 +293,15 @@ let zeros = "[" + Array(repeating: "0", count: 96).joined(separator: ",") + "]"
         let h = try RoutineHarness()
         h.days(mondayMarch4..<mondayMarch4 + 14)
         let model = h.detector.model
-        let i = RoutineModel.index(.home, 44) * RoutineModel.topK
+        let week = try #require(model.weekOfBucket.firstIndex(of: model.currentWeek))
+        let i = (week * RoutineModel.perWeek + RoutineModel.index(.home, 44)) * RoutineModel.topK
         let top = Array(model.longestFromStart[i..<i + RoutineModel.topK])
         #expect(top == top.sorted(by: >), "kept longest first: \(top)")
         let s = h.detector.limitFromStart(.kitchen, sod: 11 * 3600)
         #expect(s.scale.isFinite && s.threshold.isFinite && s.probability > 0 && s.probability < 0.001, "\(s)")
         #expect(s.limit >= s.threshold && s.limit <= h.detector.parameters.maximumLimit)
         #expect(s.limit < 1.5 * s.longest + 5400, "tail limit \(s.limit / 60) min, longest \(s.longest / 60) min")
+        #expect(s.limit >= s.longest + 5400, "never below the longest quiet that began then + the margin")
     }
 
     @Test func learnedStateRoundTripsThroughJSONText() throws {
@@ -263,11 +317,25 @@ let zeros = "[" + Array(repeating: "0", count: 96).joined(separator: ",") + "]"
         #expect(abs(h2.detector.inactivityLimit(.kitchen, sod: 40_000).limit - h.detector.inactivityLimit(.kitchen, sod: 40_000).limit) <= 6)
     }
 
+    /// A learned state of version 2 (no weeks) is read as one week, the week of its last day.
+    @Test func versionTwoStateIsReadAsItsLastWeek() throws {
+        let h = try RoutineHarness()
+        let slots = "[" + (0..<96).map { $0 == 44 ? "50" : "0" }.joined(separator: ",") + "]"
+        let counts = "[" + (0..<96).map { $0 == 44 ? "60" : "0" }.joined(separator: ",") + "]"
+        let empty = "[" + Array(repeating: "[]", count: 96).joined(separator: ",") + "]"
+        let text = #"{"version": 2, "learnedDays": 9, "lastDay": \#(mondayMarch4 + 8), "quietBySlot": {"kitchen": {"longestQuietMinutes": \#(slots), "observations": \#(counts), "longestFromStartMinutes": \#(empty), "starts": \#(zeros)}}, "wakeUps": [], "bedtimes": [], "bathroomVisitsMinutes": [], "nightBathroomTrips": [], "kitchenVisits": []}"#
+        try h.detector.restore(learnedState: try JSONParser.parse(text))
+        let e = h.detector.model.envelope(.kitchen, secondsOfDay: 11 * 3600, windowSlots: 4, minimumObservations: 40)
+        #expect(e.longest == 50 * 60 && e.observations == 60 && e.context == .kitchen, "\(e)")
+        #expect(h.detector.model.daysKept == 9 && h.detector.learnedState()?["version"] == .number(3))
+    }
+
     @Test(arguments: [
         ("[]", "expected an object"),
-        (#"{"version": 3}"#, "routine.version"),
+        (#"{"version": 4}"#, "routine.version"),
         // Version 1 (only the longest quiet per start slot) is refused: bootstrap again with `learn`.
-        (#"{"version": 1, "learnedDays": 3, "quietBySlot": {}}"#, "routine.version: 1 is not 2"),
+        (#"{"version": 1, "learnedDays": 3, "quietBySlot": {}}"#, "routine.version: 1 is not 2 or 3"),
+        (#"{"version": 3, "learnedDays": 3, "weeks": [{"week": 2}]}"#, "routine.weeks[0]"),
         (#"{"version": 2, "learnedDays": -3}"#, "routine.learnedDays"),
         (#"{"version": 2, "learnedDays": 3, "quietBySlot": {"garage": {}}}"#, "routine.quietBySlot.garage"),
         (#"{"version": 2, "learnedDays": 3, "quietBySlot": {"kitchen": {"longestQuietMinutes": [1, 2], "observations": []}}}"#, "longestQuietMinutes: expected 96"),
@@ -332,6 +400,94 @@ let zeros = "[" + Array(repeating: "0", count: 96).joined(separator: ",") + "]"
             #expect(d.time - door >= 5 * 60 && d.time - door <= 6 * 60, "raised \((d.time - door) / 60) min after the door")
             #expect(d.detail["lastActivity"]?["device"]?.stringValue == "front_door")
         }
+    }
+
+    /// A man who sleeps from about midnight to 11:00, in a flat without a bed sensor: the night learned from his
+    /// quiets lies inside his sleep, and the front door at 15:41 is no `night-wandering`.
+    @Test func aLateSleepersLearnedNightStaysInTheNight() throws {
+        let h = try RoutineHarness(timezone: "Europe/Amsterdam")
+        for d in mondayMarch4..<mondayMarch4 + 24 { h.lateSleeperDay(d) }
+        let day = mondayMarch4 + 24
+        let door = h.time(day: day, hour: 15 + 41 / 60)
+        h.lateSleeperDay(day, stop: door)
+        h.send("front_door", 0, at: door)
+        h.send("front_door", 1, at: door + 5)
+        h.tick(to: door + 30 * 60)
+        #expect(h.raised(.nightWandering).isEmpty, "\(h.raised(.nightWandering).map(\.detail)) night \(h.detector.nightText)")
+        for w in h.detector.model.wakeUps { #expect(w >= 9 * 3600 && w <= 13.5 * 3600, "wake-up \(RoutineModel.clock(w))") }
+        let night = try #require(h.detector.night, "a regular sleeper has a learned night")
+        for hour in [2.0, 4.0] { #expect(h.detector.isNight(hour * 3600), "\(hour) h in the night \(h.detector.nightText)") }
+        for hour in [12.0, 15.7, 20.0] { #expect(!h.detector.isNight(hour * 3600), "\(hour) h not in the night \(h.detector.nightText)") }
+        #expect(night.from != night.to)
+    }
+
+    /// Margins wider than the sleep they are taken from leave no night: never the day instead.
+    @Test func aNightTheMarginsWouldInvertIsNoNight() throws {
+        let h = try RoutineHarness()
+        h.detector.model.bedtimes = [0, 1800, 84_600, 3600, 82_800].map { $0 }
+        h.detector.model.wakeUps = [4, 18, 7, 15, 11].map { $0 * 3600 }
+        h.detector.refreshSummaries()
+        #expect(h.detector.night == nil, "night \(h.detector.nightText)")
+        #expect(!h.detector.isNight(15.7 * 3600))
+    }
+
+    /// A month whose routine shifts: up at 10:30 for two weeks, then at 07:30. The weeks of late mornings are
+    /// forgotten, so five weeks on, still in bed at 10:30 is a stop again; the change itself raised nothing.
+    @Test func learnedQuietsAreForgottenAfterFourWeeksSoAChangedRoutineIsRelearned() throws {
+        let h = try RoutineHarness()
+        for d in mondayMarch4..<mondayMarch4 + 14 { h.ordinaryDay(d, wakeUp: 10.5) }
+        for d in mondayMarch4 + 14..<mondayMarch4 + 49 { h.ordinaryDay(d) }
+        #expect(h.raised(.inactivity).isEmpty, "the change raised \(h.raised(.inactivity).map(\.detail))")
+        let old = h.detector.model.envelope(.bed, secondsOfDay: 10 * 3600, windowSlots: 2, minimumObservations: 0)
+        #expect(old.longest < 4 * 3600, "bed at 10:00 still remembers \(old.longest / 3600) h")
+        let day = mondayMarch4 + 49
+        let stop = h.time(day: day, hour: 7)   // in bed, and does not get up
+        h.ordinaryDay(day - 1, stop: stop)
+        h.tick(to: h.time(day: day, hour: 10.5))
+        #expect(h.raised(.inactivity).count == 1, "in bed at 10:30 after five weeks up at 07:30")
+    }
+
+    /// Up at 07:30 on weekdays and at 10:00 on Sundays: a Sunday like the ones before is no `not-up`, however
+    /// regular the weekdays (their median and spread alone would say 08:30).
+    @Test func aLateSundayLikeTheOnesBeforeIsNotNotUp() throws {
+        let h = try RoutineHarness()
+        for d in mondayMarch4..<mondayMarch4 + 28 { h.ordinaryDay(d, wakeUp: (d - mondayMarch4) % 7 == 6 ? 10 : 7.5) }
+        // The first late Sunday is news; the later ones are her routine.
+        let later = h.raised(.notUp).filter { $0.time > h.time(day: mondayMarch4 + 7, hour: 0) }
+        #expect(later.isEmpty, "\(later.map(\.detail))")
+        let due = try #require(h.detector.notUpTime)
+        #expect(due >= 10 * 3600, "not up by \(RoutineModel.clock(due))")
+    }
+
+    /// A worn wristband's movement is a sign of life where no room sensor sees her; once it stops, the quiet counts
+    /// from its last movement and the detection names it.
+    @Test func aWornWristbandsMovementIsASignOfLife() throws {
+        let (h, lastSeen) = try RoutineHarness.afterAFortnight(stopAt: 10)
+        // In a room without sensors for eight hours, moving (batches of a band streaming at 10 Hz).
+        var t = lastSeen
+        var x: Float = 0
+        while t < lastSeen + 8 * 3600 {
+            t += 120
+            x = x == 0 ? 0.3 : 0
+            h.tick(to: t)
+            h.bandRun(x, at: t)
+        }
+        #expect(h.raised(.inactivity).isEmpty, "moving all along: \(h.raised(.inactivity).map(\.detail))")
+        // Then the band lies still (worn: she stopped moving).
+        let still = t
+        while t < still + 12 * 3600 { t += 60; h.tick(to: t); h.band(x, at: t) }
+        let r = h.raised(.inactivity)
+        #expect(r.count == 1)
+        guard let d = r.first else { return }
+        #expect(d.time > still && d.detail["lastMovement"]?["device"]?.stringValue == "band1", "\(d.detail)")
+        #expect(d.detail["lastMovement"]?["placement"]?.stringValue == "wrist")
+        let quiet = try #require(d.detail["quietMinutes"]?.doubleValue)
+        #expect(abs(quiet * 60 - (d.time - still)) <= 120, "quiet from the last movement: \(quiet) min")
+        // It moves again: cleared, naming the band.
+        h.band(0.5, at: t + 60)
+        h.band(0.5, at: t + 61.5)   // its block closes
+        let cleared = h.box.items.filter { $0.kind == .inactivity && $0.state == .cleared }
+        #expect(cleared.last?.detail["activity"]?["device"]?.stringValue == "band1")
     }
 
     /// A bathroom door opened twice and shut (in and out again) is no `bathroom-dwell`; opened once (she went in and

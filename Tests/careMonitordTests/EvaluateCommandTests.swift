@@ -77,6 +77,29 @@ struct EvaluateCommandTests {
         #expect(!r.stdout.contains("{"), "table only")
     }
 
+    /// The oracle knew the day's quiets: after the fridge at 10:00 the longest normal quiet in the kitchen that began
+    /// within an hour of 10:00 lasted 25 min (the 90-min one began at 08:00: another hour), so a stop labelled from
+    /// 10:10 could have been found at 10:25: 15 min.
+    @Test func theOracleDelayComesFromTheDaysLongestNormalQuietInTheContext() throws {
+        let dir = try CLI.temporaryDirectory()
+        let config = try CLI.write(#"{"person": {"id": "linda", "timezone": "UTC"}, "sources": [{"preset": "zigbee2mqtt"}]}"#, "c.json", in: dir)
+        let capture = try CLI.write([
+            Self.line("2026-11-23T08:00:00", "zigbee2mqtt/kitchen_fridge", #"{"contact":false}"#),
+            Self.line("2026-11-23T09:30:00", "zigbee2mqtt/kitchen_fridge", #"{"contact":true}"#),
+            Self.line("2026-11-23T09:55:00", "zigbee2mqtt/kitchen_fridge", #"{"contact":false}"#),
+            Self.line("2026-11-23T10:00:00", "zigbee2mqtt/kitchen_fridge", #"{"contact":true}"#),
+            Self.line("2026-11-23T22:30:00", "zigbee2mqtt/kitchen_fridge", #"{"contact":false}"#),
+        ].joined(separator: "\n") + "\n", "day.ndjson", in: dir)
+        let labels = try CLI.write(#"{"start":"2026-11-23T10:10:00Z","end":"2026-11-23T22:10:00Z","kind":"inactivity"}"#, "l.ndjson", in: dir)
+        let r = try CLI.run(["evaluate", "--config", config, "--labels", labels, "--format", "json", capture])
+        #expect(r.code == 0, "\(r.stderr)")
+        let report = try #require(try JSONParser.parse(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)).objectValue)
+        let label = try #require(report["labelResults"]?.arrayValue?.first)
+        #expect(label["oracleDelaySeconds"] == .number(900), "\(label)")
+        #expect(label["context"] == .string("kitchen"))
+        #expect(report["kinds"]?["inactivity"]?["oracle"]?["delaySeconds"]?["median"] == .number(900))
+    }
+
     @Test func aBadLabelLineNamesTheFileAndLine() throws {
         let dir = try CLI.temporaryDirectory()
         let config = try CLI.write(Self.config, "c.json", in: dir)

@@ -16,7 +16,11 @@ import Darwin
 /// Motion/occupancy `true`, any door/cupboard contact change, a toilet flush (`water_leak` true), an appliance
 /// switched on, a button, a vibration; bed and seat pressure in both directions (lying down and getting up).
 /// Temperatures, power readings and motion sensors timing out are not a person's doing and never reset the quiet
-/// clock. Each device gets a room (`Room`, by name, overridable with `rooms`).
+/// clock. Each device gets a room (`Room`, by name, overridable with `rooms`). A worn wearable's accelerometer (a
+/// source with a `placement`) that moves (`MovementBlocks`) is a sign of life for `inactivity` only: the quiet it
+/// measures runs from the later of the last sign of life in a room and the last movement (`detail.lastMovement`
+/// names the wearable); a band left on the table does not move and changes nothing. It has no room: the context and
+/// what is learned stay the rooms'.
 ///
 /// ## The quiet period and its context
 /// A quiet period runs from the last sign of life. Its context is where that was: `bed` / `seat` while a bed or
@@ -25,12 +29,16 @@ import Darwin
 /// ends a quiet which began at the front door (she came home). Door events within 2 min are one episode.
 ///
 /// ## The learned model (`RoutineModel`, kept in `learned.json`)
-/// For every context and 15-minute slot of the local day: the longest time already quiet that was seen at that time
-/// of day, and how many quiet periods were alive in that slot (each finished quiet period updates every slot it
-/// spans); the 10 longest whole quiet periods that began in that slot, and how many began there. Quiet periods longer than `maximumLimitHours` (at home) or 72 h (out), those spanning a clock step, and
-/// those that raised `inactivity` (it may have been an emergency) are not learned. Also wake-ups and bedtimes (a quiet of `wakeUpQuietMinutes` or more in a context where she may
-/// be asleep, ending between 03:00 and 15:00 local, is a wake-up; the longest such quiet of at least 3 h gives the
-/// bedtime), daytime bathroom visits, night bathroom trips and kitchen visits per day (last 28 days).
+/// For every context and 15-minute slot of the local day, by local week (the last four weeks; older ones are
+/// forgotten): the longest time already quiet that was seen at that time of day, and how many quiet periods were
+/// alive in that slot (each finished quiet period updates every slot it spans); the 10 longest whole quiet periods
+/// that began in that slot, and how many began there. Quiet periods longer than `maximumLimitHours` (at home) or
+/// 72 h (out), those spanning a clock step, and those that raised `inactivity` (it may have been an emergency) are
+/// not learned. Also wake-ups and bedtimes: quiets of `wakeUpQuietMinutes` or more in a context where she may be
+/// asleep, in the same context or between bed, bedroom and bathroom with interruptions of up to an hour (a toilet
+/// trip), make one sleep; the day's longest sleep of 3 h or more that ends between 03:00 and 15:00 and whose middle
+/// lies between 21:00 and 09:00 (the prior every home shares: a night is a night) gives the bedtime and the wake-up.
+/// Also daytime bathroom visits, night bathroom trips and kitchen visits per day (last 28 days).
 ///
 /// ## Rules (parameters under `detectors.routine`, defaults in brackets)
 /// - **Learning period.** Until `learningDays` [7] local days with activity have been seen, only fixed
@@ -48,14 +56,15 @@ import Darwin
 ///   the quiets per day at home (so quiets per day × p ≈ alarms per day), from an exponential tail fitted to the
 ///   `tailObservations` [10] longest of the n quiets in the window (peaks over threshold):
 ///   `u + β · ln(k / (n · p))`, u the (k+1)-th longest, β the mean excess of the k longest over u (at least
-///   `minimumTailScaleMinutes` [10]); with fewer than 3 quiets there, `maximumLimitHours`; within
+///   `minimumTailScaleMinutes` [10]), and never below the longest of them + `marginMinutes` (the fit extrapolates
+///   from a thin tail; that quiet happened); with fewer than 3 quiets there, `maximumLimitHours`; within
 ///   `minimumLimitMinutes`…`maximumLimitHours`. Real tails are heavier than exponential and the fit extrapolates from
 ///   a few weeks: on the tuning homes the real rate was about 10–25 × the nominal one, hence the small default.
 ///   The lower of the two limits applies (a quiet that began at 09:30 in the bedroom is not a night, even though the
 ///   bedroom at 09:30 is often the end of one). Cleared at the next sign of life.
 /// - **not-up**: with at least 5 learned wake-ups, no sign of life since before (median wake-up − 30 min) and the
-///   local time is past `median + max(notUpMarginMinutes [60], 2.5 × robust σ)` (σ = 1.4826 × MAD), not out, within
-///   6 h of that limit. Cleared at the next sign of life.
+///   local time is past `median + max(notUpMarginMinutes [60], 2.5 × robust σ)` (σ = 1.4826 × MAD) and past the
+///   latest learned wake-up + half that margin, not out, within 6 h of that limit. Cleared at the next sign of life.
 /// - **bathroom-dwell** (warning before `inactivity`): the last sign of life was in the bathroom (and the bathroom
 ///   door did not say she came out: opened twice and shut again since she went in), outside the learned night
 ///   (22:00–07:00 until a night is learned), for
@@ -66,7 +75,8 @@ import Darwin
 ///   it is later than usual), or out for 30 min and more in the learned night at an hour she has not been out at
 ///   least twice for 30 min or more. The night runs from median bedtime +
 ///   max(`notUpMarginMinutes`, 2.5 σ) to median wake-up − max(`notUpMarginMinutes`, 2.5 σ) (at least 5 of each
-///   learned, at least 2 h long). Cleared at the next sign of life.
+///   learned), inside that sleep: when the margins leave less than 2 h of it, or its middle is not between 21:00 and
+///   09:00, there is no learned night (never the day taken for night). Cleared at the next sign of life.
 /// - **night-wandering**: the front door opened in the learned night while she was at home (not within 15 min of
 ///   coming home), and no sign of life inside followed within `nightDoorMinutes` [5]. Cleared at the next sign of
 ///   life inside.
@@ -161,12 +171,20 @@ public final class RoutineDetector: Detector {
     let context: DetectorContext
     public let parameters: Parameters
     public let rooms: RoomClassifier
-    public private(set) var model = RoutineModel()
+    public internal(set) var model = RoutineModel()
+    /// Quiet periods for an evaluation's oracle (nil: not kept).
+    public var quietTrace: QuietTrace?
 
-    // Per signal (dense by SignalID): room code (-1 = not ours), kind, last value.
+    // Per signal (dense by SignalID): room code (-1 = not ours, `worn` = a wearable's accelerometer), kind, last
+    // value, movement (wearables).
     var roomOfSignal: [Int8] = []
     var kindOfSignal: [SignalKind] = []
     var valueOfSignal: [Double] = []
+    var movementOfSignal: [MovementBlocks] = []
+    static let worn: Int8 = -2
+    /// The last movement of a worn wearable, and which (a sign of life for `inactivity`).
+    var lastMovement = -Double.infinity
+    var movementSignal: SignalID?
     var hasBedSensor = false
     var bedOccupied = 0
     var seatOccupied = 0
@@ -202,6 +220,10 @@ public final class RoutineDetector: Detector {
     var wakeCandidate = Double.nan
     var bedtimeCandidate = Double.nan
     var bedtimeQuiet = 0.0
+    /// The sleep being put together from quiets (`sleep(from:to:in:)`) and the context of its last one.
+    var sleepStart = Double.nan
+    var sleepEnd = Double.nan
+    var sleepContext = RoutineContext.home
     var nightTrips = 0.0
     var kitchenToday = 0.0
     var visitStart = Double.nan
@@ -217,7 +239,7 @@ public final class RoutineDetector: Detector {
     var tailBuffer = [Double](repeating: 0, count: RoutineModel.topK)
 
     // Learned summaries, recomputed once a day (not per sample).
-    var wakeMedian = Double.nan, wakeSigma = Double.nan
+    var wakeMedian = Double.nan, wakeSigma = Double.nan, wakeLatest = -Double.infinity
     var bedMedian = Double.nan, bedSigma = Double.nan
     var bathroomVisitLongest = Double.nan
 
@@ -228,6 +250,7 @@ public final class RoutineDetector: Detector {
         roomOfSignal.reserveCapacity(256)
         kindOfSignal.reserveCapacity(256)
         valueOfSignal.reserveCapacity(256)
+        movementOfSignal.reserveCapacity(256)
     }
 
     var windowSlots: Int { Int((parameters.window / RoutineModel.slotSeconds).rounded()) }
@@ -236,14 +259,19 @@ public final class RoutineDetector: Detector {
     // MARK: Detector
 
     public func accepts(_ signal: SignalInfo) -> Bool {
+        let wearable = signal.kind == .acceleration && signal.placement != nil
         switch signal.kind {
         case .motion, .contact, .waterLeak, .applianceOn, .button, .vibration: break
-        default: return false
+        default: if !wearable { return false }
         }
         let room = rooms.room(device: signal.device, kind: signal.kind)
         if room == .ignore { return false }
         let i = Int(signal.id.rawValue)
-        while roomOfSignal.count <= i { roomOfSignal.append(-1); kindOfSignal.append(.state); valueOfSignal.append(.nan) }
+        while roomOfSignal.count <= i {
+            roomOfSignal.append(-1); kindOfSignal.append(.state); valueOfSignal.append(.nan); movementOfSignal.append(MovementBlocks())
+        }
+        kindOfSignal[i] = signal.kind
+        if wearable { roomOfSignal[i] = Self.worn; return true }
         roomOfSignal[i] = Int8(Room.allCases.firstIndex(of: room)!)
         kindOfSignal[i] = signal.kind
         if room == .bed { hasBedSensor = true }
@@ -252,7 +280,12 @@ public final class RoutineDetector: Detector {
 
     public func process(_ sample: Sample) {
         let i = Int(sample.signal.rawValue)
-        guard i < roomOfSignal.count, roomOfSignal[i] >= 0 else { return }
+        guard i < roomOfSignal.count else { return }
+        if roomOfSignal[i] == Self.worn {
+            if movementOfSignal[i].add(sample.x, sample.y, sample.z, at: sample.time) { moved(sample.signal, at: sample.time) }
+            return
+        }
+        guard roomOfSignal[i] >= 0 else { return }
         let room = Room.allCases[Int(roomOfSignal[i])]
         let kind = kindOfSignal[i]
         let t = sample.time
@@ -280,7 +313,43 @@ public final class RoutineDetector: Detector {
         if alive { activity(at: t, room: room, signal: sample.signal, value: value, kind: kind) }
     }
 
+    /// A run of one signal: a wearable's whole run goes through its movement blocks in a local copy (one array
+    /// access per run, not per sample); anything else one sample at a time.
+    public func process(_ run: UnsafeBufferPointer<Sample>) {
+        guard let first = run.first else { return }
+        let i = Int(first.signal.rawValue)
+        guard i < roomOfSignal.count, roomOfSignal[i] == Self.worn else {
+            for sample in run { process(sample) }
+            return
+        }
+        var blocks = movementOfSignal[i]
+        var firstMove = Double.nan, lastMove = Double.nan
+        for sample in run where blocks.add(sample.x, sample.y, sample.z, at: sample.time) {
+            if firstMove.isNaN { firstMove = sample.time }
+            lastMove = sample.time
+        }
+        movementOfSignal[i] = blocks
+        // The first movement clears, the last one restarts the quiet (the engine ends a run before a check is due).
+        if firstMove.isFinite { moved(first.signal, at: firstMove) }
+        if lastMove > firstMove { moved(first.signal, at: lastMove) }
+    }
+
     public func advance(to time: Double) { observe(time) }
+
+    /// A worn wearable moved (once per movement block at most): she is alive, whatever the rooms say.
+    func moved(_ signal: SignalID, at t: Double) {
+        observe(t)
+        guard t >= latest - 1 else { return }
+        lastMovement = t
+        movementSignal = signal
+        if inactivityRaised {
+            inactivityRaised = false
+            emit(.inactivity, .cleared, t, ["activity": .object(activityDetail(signal: signal, time: t))])
+        }
+    }
+
+    /// When the quiet `inactivity` measures began: the last sign of life in a room, or a worn wearable's movement.
+    var livingSince: Double { lastMovement > quietStart ? lastMovement : quietStart }
 
     // MARK: Time
 
@@ -299,6 +368,7 @@ public final class RoutineDetector: Detector {
             quietStart = t
             lastCheck = t
             quietLearnable = false
+            lastMovement = -.infinity
             day = context.localTime.dayNumber(at: t)
             return
         }
@@ -338,7 +408,7 @@ public final class RoutineDetector: Detector {
         }
         if !inactivityRaised {
             let limit = min(startLimit, inactivityLimit(quietContext, sod: sod).limit)
-            if quiet > limit { raise(.inactivity, at: t, quiet: quiet, sod: sod) }
+            if t - livingSince > limit { raise(.inactivity, at: t, quiet: t - livingSince, sod: sod) }
         }
         if !bathroomRaised && quietContext == .bathroom && !leftBathroom && !isNightForBathroom(sod) && quiet > bathroomLimit(sod: sod).limit {
             raise(.bathroomDwell, at: t, quiet: quiet, sod: sod)
@@ -367,7 +437,7 @@ public final class RoutineDetector: Detector {
         let tail = model.startTail(c, secondsOfDay: sod, windowSlots: windowSlots, minimumObservations: p.minimumObservations,
                                    k: k + 1, into: &tailBuffer)
         let n = tail.observations
-        let perDay = model.learnedDays > 0 ? model.starts[RoutineModel.index(.home, 0)..<RoutineModel.index(.home, 0) + RoutineModel.slots].reduce(0, +) / Double(model.learnedDays) : 0
+        let perDay = model.quietsPerDay
         let probability = perDay > 0 ? min(1, p.tailAlarmsPerDay / perDay) : 1
         guard tail.count >= 3 else {
             // Too few quiets seen here to fit a tail: the ceiling.
@@ -378,7 +448,9 @@ public final class RoutineDetector: Detector {
         var excess = 0.0
         for i in 0..<kk { excess += tailBuffer[i] - u }
         let beta = max(p.minimumTailScale, excess / Double(kk))
-        let l = u + beta * log(max(1, Double(kk) / (max(n, Double(kk)) * probability)))
+        // Never below the longest such quiet she had + the margin: real tails are heavier than the fit, and that
+        // quiet is evidence every home has, whatever its sensors.
+        let l = max(u + beta * log(max(1, Double(kk) / (max(n, Double(kk)) * probability))), tailBuffer[0] + p.margin)
         return StartLimit(limit: min(p.maximumLimit, max(p.minimumLimit, l)), longest: tailBuffer[0], observations: n, used: tail.context,
                           threshold: u, scale: beta, probability: probability)
     }
@@ -422,10 +494,12 @@ public final class RoutineDetector: Detector {
         return (max(p.minimumLimit, e.longest + p.margin / 2), e.longest, e.observations)
     }
 
-    /// The local time from which she counts as not up (nil until 5 wake-ups are learned).
+    /// The local time from which she counts as not up (nil until 5 wake-ups are learned): never before her latest
+    /// wake-up of the last 28 days + half the margin (a late Sunday is no emergency, however regular the weekdays).
     var notUpTime: Double? {
         guard model.wakeUps.count >= 5, wakeMedian.isFinite else { return nil }
-        return wakeMedian + max(parameters.notUpMargin, 2.5 * (wakeSigma.isFinite ? wakeSigma : 0))
+        let m = parameters.notUpMargin
+        return max(wakeMedian + max(m, 2.5 * (wakeSigma.isFinite ? wakeSigma : 0)), wakeLatest + m / 2)
     }
 
     func notUpDue(sod: Double) -> Bool {
@@ -436,20 +510,21 @@ public final class RoutineDetector: Detector {
         return startDay < day || local.secondsOfDay(at: quietStart) < wakeMedian - 1800
     }
 
-    /// The learned night (nil until 5 bedtimes and wake-ups are learned, or when it would be shorter than 2 h):
-    /// from median bedtime + max(`notUpMarginMinutes`, 2.5 σ) to median wake-up − max(`notUpMarginMinutes`, 2.5 σ).
+    /// The learned night (nil until 5 bedtimes and wake-ups are learned): from median bedtime + max(`notUpMarginMinutes`,
+    /// 2.5 σ) to median wake-up − max(`notUpMarginMinutes`, 2.5 σ), inside the learned sleep; nil when the margins
+    /// leave less than 2 h of it or its middle is not a night's (`nightPrior`): no night rather than day taken for
+    /// night.
     var night: (from: Double, to: Double)? {
         guard model.bedtimes.count >= 5, model.wakeUps.count >= 5, bedMedian.isFinite, wakeMedian.isFinite else { return nil }
         let m = parameters.notUpMargin
-        var from = bedMedian + max(m, 2.5 * (bedSigma.isFinite ? bedSigma : 0))
-        var to = wakeMedian - max(m, 2.5 * (wakeSigma.isFinite ? wakeSigma : 0))
-        from = from.truncatingRemainder(dividingBy: 86_400)
-        to = to.truncatingRemainder(dividingBy: 86_400)
-        if to < 0 { to += 86_400 }
-        var length = to - from
-        if length < 0 { length += 86_400 }
-        guard length >= 7200 && length < 86_400 - 7200 else { return nil }
-        return (from, to)
+        var sleep = (wakeMedian - bedMedian).truncatingRemainder(dividingBy: 86_400)
+        if sleep < 0 { sleep += 86_400 }
+        let afterBed = max(m, 2.5 * (bedSigma.isFinite ? bedSigma : 0))
+        let length = sleep - afterBed - max(m, 2.5 * (wakeSigma.isFinite ? wakeSigma : 0))
+        guard length >= 7200 else { return nil }
+        let from = (bedMedian + afterBed).truncatingRemainder(dividingBy: 86_400)
+        guard Self.nightPrior((from + length / 2).truncatingRemainder(dividingBy: 86_400)) else { return nil }
+        return (from, (from + length).truncatingRemainder(dividingBy: 86_400))
     }
 
     func isNight(_ sod: Double) -> Bool {
@@ -478,13 +553,7 @@ public final class RoutineDetector: Detector {
             // Time out is learned up to 72 h: someone who spends weekends away is not missing on a Sunday.
             let cap = previous == .out ? 72 * 3600.0 : parameters.maximumLimit
             if quiet <= cap && !inactivityRaised { model.learn(start: quietStart, end: t, context: previous, localTime: local) }
-            if previous.mayBeAsleep && quiet >= parameters.wakeUpQuiet && sod >= 3 * 3600 && sod < 15 * 3600 {
-                wakeCandidate = sod
-                if quiet >= 3 * 3600 && quiet > bedtimeQuiet {
-                    bedtimeQuiet = quiet
-                    bedtimeCandidate = local.secondsOfDay(at: quietStart)
-                }
-            }
+            if previous.mayBeAsleep && quiet >= parameters.wakeUpQuiet { sleep(from: quietStart, to: t, in: previous) }
         }
         let clearDetail: JSONObject = [
             "activity": .object(activityDetail(signal: signal, time: t)),
@@ -547,6 +616,7 @@ public final class RoutineDetector: Detector {
         if next == .kitchen && previous != .kitchen { kitchenToday += 1 }
 
         quietContext = next
+        quietTrace?.next(at: t, context: next)
         startLimit = limitFromStart(next, sod: sod).limit
         quietStart = t
         lastCheck = t
@@ -556,8 +626,41 @@ public final class RoutineDetector: Detector {
         model.lastSeen = t
         let d = local.dayNumber(at: t)
         if d != day { newDay(d) }
-        if d != model.lastDay { model.lastDay = d; model.learnedDays += 1 }
+        model.countDay(d)
     }
+
+    // MARK: Sleep
+
+    /// A quiet of `wakeUpQuietMinutes` or more where she may be asleep. Quiets in the same context, or between bed,
+    /// bedroom and bathroom, joined by short interruptions (a night toilet trip) make one sleep (an evening in the
+    /// armchair before bed does not join it); the day's night is its longest sleep of 3 h or more that ends
+    /// 03:00–15:00 and whose middle is a night's (`nightPrior`).
+    func sleep(from start: Double, to end: Double, in c: RoutineContext) {
+        func bedside(_ c: RoutineContext) -> Bool { c == .bed || c == .bedroom || c == .bathroom }
+        let joins = c == sleepContext || (bedside(c) && bedside(sleepContext))
+        if sleepEnd.isFinite && start - sleepEnd <= Self.sleepInterruption && start >= sleepEnd && joins {
+            sleepEnd = end
+        } else {
+            sleepStart = start
+            sleepEnd = end
+        }
+        sleepContext = c
+        let local = context.localTime
+        let length = sleepEnd - sleepStart
+        let wake = local.secondsOfDay(at: sleepEnd)
+        guard length >= 3 * 3600, wake >= 3 * 3600, wake < 15 * 3600, length > bedtimeQuiet,
+              Self.nightPrior(local.secondsOfDay(at: sleepStart + length / 2)) else { return }
+        bedtimeQuiet = length
+        wakeCandidate = wake
+        bedtimeCandidate = local.secondsOfDay(at: sleepStart)
+    }
+
+    /// The longest interruption of one sleep (a toilet trip at night).
+    static let sleepInterruption = 3600.0
+
+    /// The prior every home shares: the middle of a night's sleep lies between 21:00 and 09:00 local. A learned sleep
+    /// or night outside it is not a night (a long afternoon quiet, a nap), whatever the person's data say.
+    static func nightPrior(_ secondsOfDay: Double) -> Bool { secondsOfDay >= 21 * 3600 || secondsOfDay < 9 * 3600 }
 
     // MARK: Days
 
@@ -587,6 +690,7 @@ public final class RoutineDetector: Detector {
 
     func refreshSummaries() {
         (wakeMedian, wakeSigma) = RobustStats.clockMedian(model.wakeUps)
+        wakeLatest = model.wakeUps.max() ?? -.infinity
         (bedMedian, bedSigma) = RobustStats.clockMedian(model.bedtimes)
         bathroomVisitLongest = model.bathroomVisits.max() ?? .nan
     }
@@ -628,7 +732,11 @@ public final class RoutineDetector: Detector {
         var o = JSONObject()
         let info = signal.flatMap { context.signals.info($0) }
         o["device"] = info.map { .string($0.deviceName) } ?? .null
-        if let info { o["room"] = .string(rooms.room(device: info.device, kind: info.kind).rawValue) }
+        if let info, info.kind == .acceleration, let p = info.placement {
+            o["placement"] = .string(p)
+        } else if let info {
+            o["room"] = .string(rooms.room(device: info.device, kind: info.kind).rawValue)
+        }
         o["time"] = .string(Timestamp.rfc3339(time))
         o["local"] = .string(context.localTime.clockText(at: time))
         return o
@@ -637,6 +745,10 @@ public final class RoutineDetector: Detector {
     func raise(_ kind: DetectionKind, at t: Double, quiet: Double, sod: Double, night: Bool = false) {
         var o = JSONObject()
         o["lastActivity"] = lastSignal == nil ? .null : .object(activityDetail(signal: lastSignal, time: quietStart))
+        if kind == .inactivity && lastMovement > quietStart {
+            // The quiet counts from the wearable's last movement: say so.
+            o["lastMovement"] = .object(activityDetail(signal: movementSignal, time: lastMovement))
+        }
         o["context"] = .string(quietContext.name)
         o["quietMinutes"] = .number((quiet / 6).rounded() / 10)
         let p = parameters
@@ -665,7 +777,7 @@ public final class RoutineDetector: Detector {
             limit = notUpTime ?? .nan
             o["usualWakeUp"] = .string(RoutineModel.clock(wakeMedian))
             o["notUpBy"] = .string(RoutineModel.clock(limit))
-            rule = "median of \(model.wakeUps.count) learned wake-ups + max(\(m(p.notUpMargin)) min, 2.5 × \(m(wakeSigma.isFinite ? wakeSigma : 0)) min robust σ)"
+            rule = "median of \(model.wakeUps.count) learned wake-ups + max(\(m(p.notUpMargin)) min, 2.5 × \(m(wakeSigma.isFinite ? wakeSigma : 0)) min robust σ), not before the latest (\(RoutineModel.clock(wakeLatest))) + \(m(p.notUpMargin / 2)) min"
             limit = limit - (wakeMedian - 1800)
             notUpRaised = true
         case .bathroomDwell:
@@ -758,5 +870,6 @@ public final class RoutineDetector: Detector {
         quietContext = .home
         quietLearnable = false
         startLimit = .infinity
+        lastMovement = -.infinity
     }
 }

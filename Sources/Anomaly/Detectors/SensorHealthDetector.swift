@@ -116,7 +116,7 @@ public final class SensorHealthDetector: Detector {
         var offlineSince = Double.nan
         var offlineActive = false
         // Movement (wearables)
-        var restX: Float = .nan, restY: Float = 0, restZ: Float = 0
+        var rest = MovementBlocks.Rest()
         var stillSince = Double.nan
         var notWornActive = false
     }
@@ -345,10 +345,7 @@ public final class SensorHealthDetector: Detector {
         let n = Float(activity[d].blockCount)
         guard n > 0 else { return }
         let x = activity[d].sumX / n, y = activity[d].sumY / n, z = activity[d].sumZ / n
-        let tol = Float(settings.stillToleranceG)
-        let rx = devices[d].restX
-        if rx.isNaN || abs(x - rx) > tol || abs(y - devices[d].restY) > tol || abs(z - devices[d].restZ) > tol {
-            devices[d].restX = x; devices[d].restY = y; devices[d].restZ = z
+        if devices[d].rest.moved(x, y, z, tolerance: Float(settings.stillToleranceG)) {
             devices[d].stillSince = activity[d].blockStart.isNaN ? t : activity[d].blockStart
             if devices[d].notWornActive {
                 devices[d].notWornActive = false
@@ -369,7 +366,7 @@ public final class SensorHealthDetector: Detector {
         for d in devices.indices {
             checkSilence(d, at: time)
             if !devices[d].offlineSince.isNaN && !devices[d].offlineActive { checkOffline(d, at: time) }
-            if !devices[d].restX.isNaN { checkNotWorn(d, at: time) }
+            if devices[d].rest.known { checkNotWorn(d, at: time) }
         }
     }
 

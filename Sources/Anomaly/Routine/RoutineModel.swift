@@ -43,6 +43,8 @@ public enum RoutineContext: Int, Sendable, CaseIterable {
 /// What the routine detector has learned about one person, in local time. Plain values: the state directory's
 /// `learned.json` holds it as readable JSON (`json` / `init(json:)`).
 ///
+/// The quiet statistics are kept per local week (`weeks` buckets, the current one and the ones before it) and a
+/// week older than that is forgotten, so a routine that changes is relearned within four weeks:
 /// - **Longest quiets by start**, per context and 15-minute slot: the `topK` longest whole quiet periods that began
 ///   then, and how many began there (the tail the `inactivity` limit is fitted to).
 /// - **Quiet envelope**, per context and 15-minute slot of the local day: the longest time already quiet that was
@@ -53,23 +55,31 @@ public enum RoutineContext: Int, Sendable, CaseIterable {
 /// - **Bathroom visits** (minutes, daytime) and per-day counts (night bathroom trips, kitchen visits) for
 ///   `bathroom-dwell` and `routine-drift`.
 public struct RoutineModel: Sendable, Equatable {
-    /// 2: `longestFromStartMinutes` holds the `topK` longest quiets per slot (1 kept only the longest).
-    public static let version = 2
+    /// 3: the quiet statistics by week (`weeks`), forgotten after four; 2 (read, as one week): all time at once.
+    public static let version = 3
     /// Longest quiets kept per context and start slot (the tail fit uses at most this many).
     public static let topK = 10
     public static let slotSeconds = 900.0
     public static let slots = 96
     public static let historyDays = 28
+    /// Weeks of quiet statistics kept: the current local week and the three before it (22 to 28 days).
+    public static let weeks = 4
     static let contexts = RoutineContext.allCases.count
+    static let perWeek = contexts * slots
 
-    /// Longest quiet (seconds) reached in each slot, by context: `[context * slots + slot]`.
+    /// Longest quiet (seconds) reached in each slot, by week and context: `[week * perWeek + context * slots + slot]`.
     public var longest: [Double]
-    /// Quiet periods alive in each slot, by context.
+    /// Quiet periods alive in each slot, by week and context.
     public var observations: [Double]
-    /// The `topK` longest whole quiet periods (seconds, longest first, 0 = none) that began in each slot, by context:
-    /// `[(context * slots + slot) * topK + rank]`; and how many began there (`[context * slots + slot]`).
+    /// The `topK` longest whole quiet periods (seconds, longest first, 0 = none) that began in each slot, by week and
+    /// context: `[(week * perWeek + context * slots + slot) * topK + rank]`; and how many began there.
     public var longestFromStart: [Double]
     public var starts: [Double]
+    /// The local week (day number / 7, floored) each bucket holds (`Int.min`: none) and its days with activity.
+    public var weekOfBucket: [Int]
+    public var daysOfBucket: [Double]
+    /// The newest local week seen: buckets older than `weeks` before it are forgotten.
+    public var currentWeek = Int.min
     /// Local days with at least one activity (learning takes `learningDays` of them).
     public var learnedDays = 0
     /// The local day number of the last day counted.
@@ -86,22 +96,70 @@ public struct RoutineModel: Sendable, Equatable {
     public var kitchenVisits: [Double] = []
 
     public init() {
-        longest = Array(repeating: 0, count: Self.contexts * Self.slots)
-        observations = Array(repeating: 0, count: Self.contexts * Self.slots)
-        longestFromStart = Array(repeating: 0, count: Self.contexts * Self.slots * Self.topK)
-        starts = Array(repeating: 0, count: Self.contexts * Self.slots)
+        longest = Array(repeating: 0, count: Self.weeks * Self.perWeek)
+        observations = Array(repeating: 0, count: Self.weeks * Self.perWeek)
+        longestFromStart = Array(repeating: 0, count: Self.weeks * Self.perWeek * Self.topK)
+        starts = Array(repeating: 0, count: Self.weeks * Self.perWeek)
+        weekOfBucket = Array(repeating: .min, count: Self.weeks)
+        daysOfBucket = Array(repeating: 0, count: Self.weeks)
     }
 
+    /// The index of a context and slot within a week's bucket (add `bucket * perWeek`).
     @inline(__always) static func index(_ c: RoutineContext, _ slot: Int) -> Int { c.rawValue * slots + slot }
 
-    /// Learns one finished quiet period `[start, end)` that began in `context`: every slot it spans records how long
-    /// it had lasted by the end of its stay in that slot. DST-safe (slots are local time; a repeated hour records twice,
-    /// a skipped one not at all).
+    static func week(ofDay d: Int) -> Int { d >= 0 ? d / 7 : (d - 6) / 7 }
+
+    /// Whether bucket `b` holds one of the last `weeks` weeks.
+    @inline(__always) func live(_ b: Int) -> Bool { weekOfBucket[b] != .min && weekOfBucket[b] > currentWeek - Self.weeks }
+
+    /// The bucket for local week `w`, emptied when it held an older week; nil for a week already forgotten.
+    mutating func bucket(week w: Int) -> Int? {
+        if w > currentWeek { currentWeek = w }
+        guard w > currentWeek - Self.weeks else { return nil }
+        let b = (w % Self.weeks + Self.weeks) % Self.weeks
+        if weekOfBucket[b] != w {
+            let base = b * Self.perWeek
+            for i in base..<base + Self.perWeek { longest[i] = 0; observations[i] = 0; starts[i] = 0 }
+            for i in base * Self.topK..<(base + Self.perWeek) * Self.topK { longestFromStart[i] = 0 }
+            weekOfBucket[b] = w
+            daysOfBucket[b] = 0
+        }
+        return b
+    }
+
+    /// Counts a local day with activity (its week's bucket, and the days learning waits for).
+    public mutating func countDay(_ d: Int) {
+        guard d != lastDay else { return }
+        lastDay = d
+        learnedDays += 1
+        if let b = bucket(week: Self.week(ofDay: d)) { daysOfBucket[b] += 1 }
+    }
+
+    /// Days with activity in the weeks kept.
+    public var daysKept: Double { (0..<Self.weeks).reduce(0) { live($1) ? $0 + daysOfBucket[$1] : $0 } }
+
+    /// Quiet periods at home per day in the weeks kept.
+    public var quietsPerDay: Double {
+        let days = daysKept
+        guard days > 0 else { return 0 }
+        var n = 0.0
+        for b in 0..<Self.weeks where live(b) {
+            let base = b * Self.perWeek + Self.index(.home, 0)
+            for i in base..<base + Self.slots { n += starts[i] }
+        }
+        return n / days
+    }
+
+    /// Learns one finished quiet period `[start, end)` that began in `context` (into the week it ended in): every
+    /// slot it spans records how long it had lasted by the end of its stay in that slot. DST-safe (slots are local
+    /// time; a repeated hour records twice, a skipped one not at all).
     public mutating func learn(start: Double, end: Double, context: RoutineContext, localTime: LocalTime) {
-        guard end > start, start.isFinite, end.isFinite else { return }
+        guard end > start, start.isFinite, end.isFinite,
+              let b = bucket(week: Self.week(ofDay: localTime.dayNumber(at: end))) else { return }
+        let base = b * Self.perWeek
         let first = min(Self.slots - 1, Int(localTime.secondsOfDay(at: start) / Self.slotSeconds))
         for c in context == .out ? [context] : [context, .home] {
-            let i = Self.index(c, first)
+            let i = base + Self.index(c, first)
             insertTop(end - start, at: i * Self.topK)
             starts[i] += 1
         }
@@ -111,8 +169,8 @@ public struct RoutineModel: Sendable, Equatable {
             let sod = localTime.secondsOfDay(at: t)
             let slot = min(Self.slots - 1, Int(sod / Self.slotSeconds))
             let stepEnd = min(end, t + (Self.slotSeconds - sod.truncatingRemainder(dividingBy: Self.slotSeconds)))
-            record(context, slot, elapsed: stepEnd - start)
-            if context != .out { record(.home, slot, elapsed: stepEnd - start) }
+            record(base + Self.index(context, slot), elapsed: stepEnd - start)
+            if context != .out { record(base + Self.index(.home, slot), elapsed: stepEnd - start) }
             t = stepEnd
             steps += 1
         }
@@ -128,10 +186,19 @@ public struct RoutineModel: Sendable, Equatable {
         longestFromStart[base + r] = value
     }
 
-    @inline(__always) mutating func record(_ c: RoutineContext, _ slot: Int, elapsed: Double) {
-        let i = Self.index(c, slot)
+    @inline(__always) mutating func record(_ i: Int, elapsed: Double) {
         if elapsed > longest[i] { longest[i] = elapsed }
         observations[i] += 1
+    }
+
+    /// The slots `k ± w` (the whole day when `w >= slots / 2`), wrapped, for every week kept: `body(i)` with the
+    /// index of each into the per-slot arrays.
+    @inline(__always) func forEachSlot(around k: Int, _ w: Int, _ c: RoutineContext, _ body: (Int) -> Void) {
+        let lo = w >= Self.slots / 2 ? 0 : k - w
+        let hi = w >= Self.slots / 2 ? Self.slots - 1 : k + w
+        for b in 0..<Self.weeks where live(b) {
+            for j in lo...hi { body(b * Self.perWeek + Self.index(c, (j % Self.slots + Self.slots) % Self.slots)) }
+        }
     }
 
     /// The longest normal quiet around `secondsOfDay` for `context`, and the observations behind it: within
@@ -139,19 +206,14 @@ public struct RoutineModel: Sendable, Equatable {
     /// has too few even over the whole day falls back to the pooled home context. `allDay` looks at the whole day
     /// at once (sitting sessions move through the day).
     public func envelope(_ context: RoutineContext, secondsOfDay: Double, windowSlots: Int,
-                         minimumObservations: Double, allDay: Bool = false, fromStart: Bool = false)
+                         minimumObservations: Double, allDay: Bool = false)
         -> (longest: Double, observations: Double, context: RoutineContext, windowSlots: Int) {
         let k = min(Self.slots - 1, max(0, Int(secondsOfDay / Self.slotSeconds)))
         func scan(_ c: RoutineContext, _ w: Int) -> (Double, Double) {
             var m = 0.0, n = 0.0
-            let lo = w >= Self.slots / 2 ? 0 : k - w
-            let hi = w >= Self.slots / 2 ? Self.slots - 1 : k + w
-            for j in lo...hi {
-                let s = (j % Self.slots + Self.slots) % Self.slots
-                let i = Self.index(c, s)
-                let l = fromStart ? longestFromStart[i * Self.topK] : longest[i]
-                if l > m { m = l }
-                n += fromStart ? starts[i] : observations[i]
+            forEachSlot(around: k, w, c) { i in
+                if longest[i] > m { m = longest[i] }
+                n += observations[i]
             }
             return (m, n)
         }
@@ -176,11 +238,7 @@ public struct RoutineModel: Sendable, Equatable {
         let k = min(k, Self.topK, top.count)
         func scan(_ c: RoutineContext, _ w: Int, _ top: inout [Double]) -> (Int, Double) {
             var count = 0, n = 0.0
-            let lo = w >= Self.slots / 2 ? 0 : slot - w
-            let hi = w >= Self.slots / 2 ? Self.slots - 1 : slot + w
-            for j in lo...hi {
-                let s = (j % Self.slots + Self.slots) % Self.slots
-                let i = Self.index(c, s)
+            forEachSlot(around: slot, w, c) { i in
                 n += starts[i]
                 for r in 0..<Self.topK {
                     let v = longestFromStart[i * Self.topK + r]
@@ -233,9 +291,22 @@ public struct RoutineModel: Sendable, Equatable {
         o["lastDay"] = lastDay == Int.min ? .null : .number(Double(lastDay))
         o["firstSeen"] = firstSeen.isFinite ? .string(Timestamp.rfc3339(firstSeen)) : .null
         o["lastSeen"] = lastSeen.isFinite ? .string(Timestamp.rfc3339(lastSeen)) : .null
+        o["currentWeek"] = currentWeek == Int.min ? .null : .number(Double(currentWeek))
+        o["weeks"] = .array((0..<Self.weeks).filter(live).sorted { weekOfBucket[$0] < weekOfBucket[$1] }.map { b in
+            .object(["week": .number(Double(weekOfBucket[b])), "days": .number(daysOfBucket[b]), "quietBySlot": slotsJSON(b)])
+        })
+        o["wakeUps"] = .array(wakeUps.map { .string(Self.clock($0)) })
+        o["bedtimes"] = .array(bedtimes.map { .string(Self.clock($0)) })
+        o["bathroomVisitsMinutes"] = .array(bathroomVisits.map { Self.minutes($0) })
+        o["nightBathroomTrips"] = .array(nightBathroomTrips.map { .number($0) })
+        o["kitchenVisits"] = .array(kitchenVisits.map { .number($0) })
+        return .object(o)
+    }
+
+    func slotsJSON(_ b: Int) -> JSONValue {
         var ctx = JSONObject()
         for c in RoutineContext.allCases {
-            let range = Self.index(c, 0)..<Self.index(c, 0) + Self.slots
+            let range = b * Self.perWeek + Self.index(c, 0)..<b * Self.perWeek + Self.index(c, 0) + Self.slots
             ctx[c.name] = .object([
                 "longestQuietMinutes": .array(longest[range].map { Self.minutes($0) }),
                 "observations": .array(observations[range].map { .number($0) }),
@@ -245,22 +316,17 @@ public struct RoutineModel: Sendable, Equatable {
                 "starts": .array(starts[range].map { .number($0) }),
             ])
         }
-        o["quietBySlot"] = .object(ctx)
-        o["wakeUps"] = .array(wakeUps.map { .string(Self.clock($0)) })
-        o["bedtimes"] = .array(bedtimes.map { .string(Self.clock($0)) })
-        o["bathroomVisitsMinutes"] = .array(bathroomVisits.map { Self.minutes($0) })
-        o["nightBathroomTrips"] = .array(nightBathroomTrips.map { .number($0) })
-        o["kitchenVisits"] = .array(kitchenVisits.map { .number($0) })
-        return .object(o)
+        return .object(ctx)
     }
 
-    /// Reads what `json` wrote; any other version or shape is a typed error naming the field.
+    /// Reads what `json` wrote, and version 2 (all time as one week, the week of its last day); any other version or
+    /// shape is a typed error naming the field.
     public init(json: JSONValue) throws(DetectorStateError) {
         self.init()
         guard let o = json.objectValue else { throw DetectorStateError("routine: expected an object, found \(json.typeName)") }
         guard let v = o["version"]?.doubleValue else { throw DetectorStateError("routine.version: missing") }
-        guard Int(v) == Self.version else {
-            throw DetectorStateError("routine.version: \(JSONWriter.format(v)) is not \(Self.version) (made by another careMonitord version: move it away and bootstrap again with `careMonitord learn`)")
+        guard Int(v) == Self.version || Int(v) == 2 else {
+            throw DetectorStateError("routine.version: \(JSONWriter.format(v)) is not 2 or \(Self.version) (made by another careMonitord version: move it away and bootstrap again with `careMonitord learn`)")
         }
         if let s = o["slotMinutes"]?.doubleValue, s != Self.slotSeconds / 60 {
             throw DetectorStateError("routine.slotMinutes: \(JSONWriter.format(s)) is not \(JSONWriter.format(Self.slotSeconds / 60))")
@@ -268,17 +334,6 @@ public struct RoutineModel: Sendable, Equatable {
         func number(_ key: String) throws(DetectorStateError) -> Double {
             guard let n = o[key]?.doubleValue, n.isFinite, n >= 0 else { throw DetectorStateError("routine.\(key): expected a non-negative number") }
             return n
-        }
-        func numbers(_ value: JSONValue?, _ path: String, count: Int? = nil, scale: Double = 1) throws(DetectorStateError) -> [Double] {
-            guard let a = value?.arrayValue else { throw DetectorStateError("\(path): expected an array of numbers") }
-            var out: [Double] = []
-            out.reserveCapacity(a.count)
-            for (i, x) in a.enumerated() {
-                guard let n = x.doubleValue, n.isFinite, n >= 0 else { throw DetectorStateError("\(path)[\(i)]: expected a non-negative number") }
-                out.append(n * scale)
-            }
-            if let count, out.count != count { throw DetectorStateError("\(path): expected \(count) values, found \(out.count)") }
-            return out
         }
         func clocks(_ key: String) throws(DetectorStateError) -> [Double] {
             guard let a = o[key]?.arrayValue else { throw DetectorStateError("routine.\(key): expected an array of \"HH:MM\"") }
@@ -293,37 +348,75 @@ public struct RoutineModel: Sendable, Equatable {
         if let d = o["lastDay"]?.doubleValue { lastDay = Int(d) }
         if let s = o["firstSeen"]?.stringValue { firstSeen = Timestamp.parse(s) ?? .nan }
         if let s = o["lastSeen"]?.stringValue { lastSeen = Timestamp.parse(s) ?? .nan }
-        guard let ctx = o["quietBySlot"]?.objectValue else { throw DetectorStateError("routine.quietBySlot: expected an object") }
-        for key in ctx.keys where RoutineContext(name: key) == nil {
-            throw DetectorStateError("routine.quietBySlot.\(key): unknown context; known: \(RoutineContext.allCases.map(\.name).joined(separator: ", "))")
-        }
-        for c in RoutineContext.allCases {
-            guard let e = ctx[c.name] else { continue }
-            let l = try numbers(e["longestQuietMinutes"], "routine.quietBySlot.\(c.name).longestQuietMinutes", count: Self.slots, scale: 60)
-            let n = try numbers(e["observations"], "routine.quietBySlot.\(c.name).observations", count: Self.slots)
-            let path = "routine.quietBySlot.\(c.name).longestFromStartMinutes"
-            guard let lsa = e["longestFromStartMinutes"]?.arrayValue, lsa.count == Self.slots else {
-                throw DetectorStateError("\(path): expected \(Self.slots) arrays of at most \(Self.topK) numbers")
-            }
-            var ls: [[Double]] = []
-            for (s, x) in lsa.enumerated() {
-                let v = try numbers(x, "\(path)[\(s)]", scale: 60)
-                guard v.count <= Self.topK else { throw DetectorStateError("\(path)[\(s)]: more than \(Self.topK) values") }
-                ls.append(v.sorted(by: >))
-            }
-            let ns = try numbers(e["starts"], "routine.quietBySlot.\(c.name).starts", count: Self.slots)
-            for s in 0..<Self.slots {
-                longest[Self.index(c, s)] = l[s]
-                observations[Self.index(c, s)] = n[s]
-                for (r, v) in ls[s].enumerated() { longestFromStart[Self.index(c, s) * Self.topK + r] = v }
-                starts[Self.index(c, s)] = ns[s]
+        if Int(v) == 2 {
+            guard let ctx = o["quietBySlot"] else { throw DetectorStateError("routine.quietBySlot: expected an object") }
+            let w = lastDay == Int.min ? 0 : Self.week(ofDay: lastDay)
+            currentWeek = w
+            let b = bucket(week: w)!
+            daysOfBucket[b] = Double(learnedDays)
+            try readSlots(ctx, "routine.quietBySlot", into: b)
+        } else {
+            guard let weeks = o["weeks"]?.arrayValue else { throw DetectorStateError("routine.weeks: expected an array") }
+            if let w = o["currentWeek"]?.doubleValue { currentWeek = Int(w) }
+            for (i, e) in weeks.enumerated() {
+                guard let w = e["week"]?.doubleValue, let days = e["days"]?.doubleValue, days >= 0, let ctx = e["quietBySlot"] else {
+                    throw DetectorStateError("routine.weeks[\(i)]: expected {\"week\", \"days\", \"quietBySlot\"}")
+                }
+                guard let b = bucket(week: Int(w)), weekOfBucket[b] == Int(w), daysOfBucket[b] == 0 else {
+                    throw DetectorStateError("routine.weeks[\(i)].week: \(JSONWriter.format(w)) is repeated or older than the last \(Self.weeks) weeks")
+                }
+                daysOfBucket[b] = days
+                try readSlots(ctx, "routine.weeks[\(i)].quietBySlot", into: b)
             }
         }
         wakeUps = try clocks("wakeUps")
         bedtimes = try clocks("bedtimes")
-        bathroomVisits = Array(try numbers(o["bathroomVisitsMinutes"], "routine.bathroomVisitsMinutes", scale: 60).suffix(200))
-        nightBathroomTrips = Array(try numbers(o["nightBathroomTrips"], "routine.nightBathroomTrips").suffix(Self.historyDays))
-        kitchenVisits = Array(try numbers(o["kitchenVisits"], "routine.kitchenVisits").suffix(Self.historyDays))
+        bathroomVisits = Array(try Self.numbers(o["bathroomVisitsMinutes"], "routine.bathroomVisitsMinutes", scale: 60).suffix(200))
+        nightBathroomTrips = Array(try Self.numbers(o["nightBathroomTrips"], "routine.nightBathroomTrips").suffix(Self.historyDays))
+        kitchenVisits = Array(try Self.numbers(o["kitchenVisits"], "routine.kitchenVisits").suffix(Self.historyDays))
+    }
+
+    static func numbers(_ value: JSONValue?, _ path: String, count: Int? = nil, scale: Double = 1) throws(DetectorStateError) -> [Double] {
+        guard let a = value?.arrayValue else { throw DetectorStateError("\(path): expected an array of numbers") }
+        var out: [Double] = []
+        out.reserveCapacity(a.count)
+        for (i, x) in a.enumerated() {
+            guard let n = x.doubleValue, n.isFinite, n >= 0 else { throw DetectorStateError("\(path)[\(i)]: expected a non-negative number") }
+            out.append(n * scale)
+        }
+        if let count, out.count != count { throw DetectorStateError("\(path): expected \(count) values, found \(out.count)") }
+        return out
+    }
+
+    /// One week's `quietBySlot` object into bucket `b`.
+    mutating func readSlots(_ value: JSONValue, _ path: String, into b: Int) throws(DetectorStateError) {
+        guard let ctx = value.objectValue else { throw DetectorStateError("\(path): expected an object") }
+        for key in ctx.keys where RoutineContext(name: key) == nil {
+            throw DetectorStateError("\(path).\(key): unknown context; known: \(RoutineContext.allCases.map(\.name).joined(separator: ", "))")
+        }
+        for c in RoutineContext.allCases {
+            guard let e = ctx[c.name] else { continue }
+            let l = try Self.numbers(e["longestQuietMinutes"], "\(path).\(c.name).longestQuietMinutes", count: Self.slots, scale: 60)
+            let n = try Self.numbers(e["observations"], "\(path).\(c.name).observations", count: Self.slots)
+            let lsPath = "\(path).\(c.name).longestFromStartMinutes"
+            guard let lsa = e["longestFromStartMinutes"]?.arrayValue, lsa.count == Self.slots else {
+                throw DetectorStateError("\(lsPath): expected \(Self.slots) arrays of at most \(Self.topK) numbers")
+            }
+            var ls: [[Double]] = []
+            for (s, x) in lsa.enumerated() {
+                let v = try Self.numbers(x, "\(lsPath)[\(s)]", scale: 60)
+                guard v.count <= Self.topK else { throw DetectorStateError("\(lsPath)[\(s)]: more than \(Self.topK) values") }
+                ls.append(v.sorted(by: >))
+            }
+            let ns = try Self.numbers(e["starts"], "\(path).\(c.name).starts", count: Self.slots)
+            for s in 0..<Self.slots {
+                let i = b * Self.perWeek + Self.index(c, s)
+                longest[i] = l[s]
+                observations[i] = n[s]
+                for (r, v) in ls[s].enumerated() { longestFromStart[i * Self.topK + r] = v }
+                starts[i] = ns[s]
+            }
+        }
     }
 }
 

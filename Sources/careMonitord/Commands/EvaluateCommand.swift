@@ -19,7 +19,16 @@ import Glibc
 ///   its **delay** is from the label's start to the first such detection;
 /// - a `raised` detection of a kind that falls in no label's window of that kind is a **false alarm**;
 ///   **false alarms per day** divide by the captures' span (first to last message time), in days;
-/// - delay **median** and **p90**: linear interpolation between closest ranks (as numpy's default).
+/// - delay **median** and **p90**: linear interpolation between closest ranks (as numpy's default);
+/// - the **oracle** (routine kinds, when the routine detector runs): the delay an alarm would have had that knew
+///   each local day's longest normal quiet in the label's context and fired as soon as the quiet outlasted it
+///   (the least delay without a false alarm that day): `max(0, quiet start + L − label start)`, where the quiet is
+///   the one the label's start fell in, its context the detector's and L the longest quiet that began on that
+///   local day, overlaps no label, is of that context and began within an hour of the same clock time (else of that
+///   context at any hour, else at home). A lower bound for any
+///   detector with these sensors; `labelResults` gives it per label. In a capture with the stops cut out the quiet
+///   that held the stop is unknown to it (the bound is looser, often 0): `tools/homes-eval` asks it about the
+///   untouched capture with zero-length labels (which hold no quiet back).
 /// Output: the JSON report on stdout and a table on stderr (`--format both`, the default); `json` or `table` print
 /// only that, on stdout. Exit 0 whatever the score (a score is a figure, not a failure).
 enum EvaluateCommand {
@@ -57,11 +66,13 @@ enum EvaluateCommand {
         }
         defer { if let t = temporary { ScratchDirectory.remove(t) } }
         let collected = DetectionCollector()
+        let trace = QuietTrace()
         let result = try Replay.run(config: config, files: a.positional, stateDirectory: stateDirectory, progress: false, onDetection: { d in
             collected.append(d)
-        })
+        }, quietTrace: trace)
         let report = Evaluation.score(labels: labels, detections: collected.detections, first: span.first, last: span.last,
-                                      tolerance: tolerance)
+                                      tolerance: tolerance, quiets: trace.periods,
+                                      localTime: LocalTime(identifier: config.person.timezone))
         var json = report.json
         json["captures"] = .array(a.positional.map { .string($0) })
         json["labelsFile"] = .string(labelsPath)
@@ -169,9 +180,20 @@ struct Evaluation {
         var detections = 0
         var delays: [Double] = []
         var missedStarts: [Double] = []
+        /// The oracle's delays of the labels it would have found within their window.
+        var oracleDelays: [Double] = []
+    }
+
+    /// One label's outcome.
+    struct LabelResult {
+        var label: EvaluationLabel
+        var delay: Double?
+        var oracleDelay: Double?
+        var context: RoutineContext?
     }
 
     var kinds: [KindScore]
+    var labelResults: [LabelResult] = []
     var spanSeconds: Double
     var first: Double
     var tolerance: Double
@@ -179,8 +201,9 @@ struct Evaluation {
     var days: Double { spanSeconds / 86_400 }
 
     static func score(labels: [EvaluationLabel], detections: [Detection], first: Double, last: Double,
-                      tolerance: Double) -> Evaluation {
+                      tolerance: Double, quiets: [QuietTrace.Period] = [], localTime: LocalTime? = nil) -> Evaluation {
         var out: [KindScore] = []
+        var results: [LabelResult] = []
         let raised = detections.filter { $0.state == .raised }
         for kind in DetectionKind.allCases {
             let ls = labels.filter { $0.kind == kind }
@@ -189,21 +212,59 @@ struct Evaluation {
             var s = KindScore(kind: kind)
             s.labels = ls.count
             s.detections = ds.count
+            let oracleKind = RoutineDetector.kinds.contains(kind)
             for l in ls {
+                var r = LabelResult(label: l)
                 if let t = ds.first(where: { $0 >= l.start && $0 <= l.end + tolerance }) {
                     s.found += 1
                     s.delays.append(t - l.start)
+                    r.delay = t - l.start
                 } else {
                     s.missed += 1
                     s.missedStarts.append(l.start)
                 }
+                if oracleKind, let localTime, let o = oracle(l, quiets: quiets, labels: labels, localTime: localTime) {
+                    r.oracleDelay = o.delay
+                    r.context = o.context
+                    if o.delay <= l.end - l.start + tolerance { s.oracleDelays.append(o.delay) }
+                }
+                results.append(r)
             }
             s.falseAlarms = ds.filter { t in !ls.contains { t >= $0.start && t <= $0.end + tolerance } }.count
             out.append(s)
         }
         let span = first.isFinite && last.isFinite && last > first ? last - first : 0
-        return Evaluation(kinds: out, spanSeconds: span, first: first, tolerance: tolerance)
+        return Evaluation(kinds: out, labelResults: results, spanSeconds: span, first: first, tolerance: tolerance)
     }
+
+    /// The oracle's delay for `label` (see the command's comment); nil without a quiet before the label's start or a
+    /// normal quiet that day.
+    static func oracle(_ label: EvaluationLabel, quiets: [QuietTrace.Period], labels: [EvaluationLabel],
+                       localTime: LocalTime) -> (delay: Double, context: RoutineContext)? {
+        guard let q = quiets.last(where: { $0.start <= label.start }) else { return nil }
+        let day = localTime.dayNumber(at: q.start), began = localTime.secondsOfDay(at: q.start)
+        func normal(_ p: QuietTrace.Period) -> Bool {
+            p.end.isFinite && localTime.dayNumber(at: p.start) == day
+                && !labels.contains { $0.end > $0.start && p.start < $0.end && p.end > $0.start }
+        }
+        // Longest in the context that began within an hour of the same clock time; else in the context; else at home.
+        var near = -1.0, inContext = -1.0, atHome = -1.0
+        for p in quiets where normal(p) {
+            let length = p.end - p.start
+            if p.context == q.context {
+                inContext = max(inContext, length)
+                let d = abs(localTime.secondsOfDay(at: p.start) - began)
+                if min(d, 86_400 - d) <= oracleWindow { near = max(near, length) }
+            }
+            if p.context != .out { atHome = max(atHome, length) }
+        }
+        let longest = near >= 0 ? near : inContext >= 0 ? inContext : atHome
+        guard longest >= 0 else { return nil }
+        return (max(0, q.start + longest - label.start), q.context)
+    }
+
+    /// How close in clock time a quiet must have begun to count as the same context for the oracle.
+    static let oracleWindow = 3600.0
 
     /// The q-quantile (0…1) by linear interpolation between closest ranks; nil when empty.
     static func quantile(_ values: [Double], _ q: Double) -> Double? {
@@ -238,9 +299,22 @@ struct Evaluation {
             d["max"] = s.delays.max().map { .number(($0 * 1000).rounded() / 1000) } ?? .null
             k["delaySeconds"] = .object(d)
             k["missedLabelStarts"] = .array(s.missedStarts.map { .string(Timestamp.rfc3339($0)) })
+            if RoutineDetector.kinds.contains(s.kind) && s.labels > 0 {
+                k["oracle"] = .object([
+                    "found": .number(Double(s.oracleDelays.count)),
+                    "delaySeconds": .object(["median": Self.quantile(s.oracleDelays, 0.5).map { .number($0.rounded()) } ?? .null,
+                                             "p90": Self.quantile(s.oracleDelays, 0.9).map { .number($0.rounded()) } ?? .null]),
+                ])
+            }
             ks[s.kind.rawValue] = .object(k)
         }
         o["kinds"] = .object(ks)
+        o["labelResults"] = .array(labelResults.map { r in
+            .object(["start": .string(Timestamp.rfc3339(r.label.start)), "kind": .string(r.label.kind.rawValue),
+                     "delaySeconds": r.delay.map { .number($0.rounded()) } ?? .null,
+                     "oracleDelaySeconds": r.oracleDelay.map { .number($0.rounded()) } ?? .null,
+                     "context": r.context.map { .string($0.name) } ?? .null])
+        })
         let labels = kinds.reduce(0) { $0 + $1.labels }, found = kinds.reduce(0) { $0 + $1.found }
         let falseAlarms = kinds.reduce(0) { $0 + $1.falseAlarms }
         o["total"] = .object(["labels": .number(Double(labels)), "found": .number(Double(found)),
@@ -267,12 +341,14 @@ struct Evaluation {
         var lines: [String] = []
         lines.append("evaluation over \(format1(days)) days (tolerance \(Int(tolerance)) s)")
         lines.append(cell("kind", 20, right: false) + cell("labels", 7) + cell("found", 7) + cell("missed", 7)
-                     + cell("false", 7) + cell("false/day", 10) + cell("median", 10) + cell("p90", 10))
+                     + cell("false", 7) + cell("false/day", 10) + cell("median", 10) + cell("p90", 10)
+                     + cell("oracle median", 15) + cell("oracle p90", 12))
         for s in kinds {
             lines.append(cell(s.kind.rawValue, 20, right: false) + cell("\(s.labels)", 7) + cell("\(s.found)", 7)
                          + cell("\(s.missed)", 7) + cell("\(s.falseAlarms)", 7)
                          + cell(perDay(s.falseAlarms).map { String(($0 * 100).rounded() / 100) } ?? "–", 10)
-                         + cell(duration(Self.quantile(s.delays, 0.5)), 10) + cell(duration(Self.quantile(s.delays, 0.9)), 10))
+                         + cell(duration(Self.quantile(s.delays, 0.5)), 10) + cell(duration(Self.quantile(s.delays, 0.9)), 10)
+                         + cell(duration(Self.quantile(s.oracleDelays, 0.5)), 15) + cell(duration(Self.quantile(s.oracleDelays, 0.9)), 12))
         }
         if kinds.isEmpty { lines.append("(no labels and no detections)") }
         return lines.joined(separator: "\n")

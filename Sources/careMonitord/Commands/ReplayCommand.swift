@@ -57,7 +57,8 @@ enum Replay {
     static func run(config: Configuration, files: [String], stateDirectory: String?, speed: Double? = nil,
                     progress: Bool = FileOutput.standardError.isTerminal, notifiers: HomeNotifiers = .none,
                     events: @escaping @Sendable (String) -> Void = { _ in },
-                    onDetection: @escaping (Detection) -> Void = { _ in }) throws(CommandError) -> (summary: ReplaySummary, lastSampleTime: Double) {
+                    onDetection: @escaping (Detection) -> Void = { _ in },
+                    quietTrace: QuietTrace? = nil) throws(CommandError) -> (summary: ReplaySummary, lastSampleTime: Double) {
         for f in files where access(f, R_OK) != 0 {
             throw CommandError(exitCode: ExitCode.noInput, message: "replay: cannot read capture \(f): \(String(cString: strerror(errno)))")
         }
@@ -67,6 +68,7 @@ enum Replay {
         let home = try MonitoredHome.build(config: config, clock: .capture, notifiers: notifiers,
                                            stateDirectory: stateDirectory, logger: logger, events: events,
                                            onDetection: onDetection)
+        home.detectors.routine?.quietTrace = quietTrace
         let consumer = OSThread(name: "cm-detect") { [home] in home.runDetectors() }
         var reported = 0
         var replay = CaptureReplay(pipeline: home.pipeline, speed: speed, showProgress: progress) { file, line, problem in
