@@ -80,14 +80,18 @@ public final class PushoverNotifier: Notifier {
         "cm_" + "\(n.incident)_\(n.member)".map { $0.isASCII && ($0.isLetter || $0.isNumber) ? String($0) : "_" }.joined()
     }
 
-    /// Stops the retries of every emergency with the tag of `n` (best effort: logged when it fails).
+    /// Stops the retries of every emergency with the tag of `n`.
     func cancel(tagOf n: OutgoingNotification, timeout: Duration) async {
+        await cancel("/1/receipts/cancel_by_tag/\(Self.tag(n)).json", what: "the emergencies for \(n.member) by tag", timeout: timeout)
+    }
+
+    /// One cancel request, best effort: logged when it fails.
+    func cancel(_ path: String, what: String, timeout: Duration) async {
         do {
-            _ = try await http.send("POST", url + "/1/receipts/cancel_by_tag/\(Self.tag(n)).json",
-                                    headers: [("Content-Type", "application/x-www-form-urlencoded")],
+            _ = try await http.send("POST", url + path, headers: [("Content-Type", "application/x-www-form-urlencoded")],
                                     body: HTTPClient.formEncode([("token", token.reveal())]), timeout: timeout)
         } catch {
-            logger.notice("\(name): cancelling the emergencies for \(n.member) by tag failed: \(error.message)")
+            logger.notice("\(name): cancelling \(what) failed: \(error.message)")
         }
     }
 
@@ -117,13 +121,7 @@ public final class PushoverNotifier: Notifier {
             return m
         }
         for r in mine {
-            do {
-                _ = try await http.send("POST", url + "/1/receipts/\(r.receipt)/cancel.json",
-                                        headers: [("Content-Type", "application/x-www-form-urlencoded")],
-                                        body: HTTPClient.formEncode([("token", token.reveal())]), timeout: timeout)
-            } catch {
-                logger.notice("\(name): cancelling the emergency receipt for \(r.member) failed: \(error.message)")
-            }
+            await cancel("/1/receipts/\(r.receipt)/cancel.json", what: "the emergency receipt for \(r.member)", timeout: timeout)
         }
     }
 
