@@ -179,12 +179,18 @@ public final class DetectorEngine: SampleProcessor, @unchecked Sendable {
     /// Starts or ends the pause at `time` (slow path: once per tick, and the window is read only when it changed).
     func applyPause(at time: Double) {
         guard let pause else { return }
+        var renewed = false
         if let (g, w) = pause.changed(since: pauseSeen) {
             pauseSeen = g
+            renewed = w != pauseWindow
             pauseWindow = w
         }
         let paused = pauseWindow?.contains(time) ?? false
-        guard paused != pausedNow else { return }
+        guard paused != pausedNow else {
+            // A new window while paused (another `until`) is news of its own.
+            if paused && renewed, let w = pauseWindow { pause.onChange(true, time, w) }
+            return
+        }
         pausedNow = paused
         let pausable = pause.families.reduce(UInt8(0)) { $0 | Self.bit(of: $1).rawValue }
         active = paused ? ~pausable : .max

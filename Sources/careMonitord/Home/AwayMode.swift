@@ -107,7 +107,8 @@ final class AwayMode: Sendable {
         guard until.time > time else {
             return .failure(AwayError("\"until\" \(text) is already past"))
         }
-        let away = Away(from: time, until: until.time, reason: reason, untilText: until.text)
+        // Whole milliseconds: the key of its announcement must read the same back from away.json.
+        let away = Away(from: (time * 1000).rounded() / 1000, until: until.time, reason: reason, untilText: until.text)
         state.withLock { $0 = away }
         if let file {
             let dir = String(file.dropLast("/away.json".count))
@@ -141,6 +142,9 @@ final class AwayMode: Sendable {
         o["reason"] = current?.reason.map { .string($0) } ?? .null
         return JSONWriter.serialize(.object(o))
     }
+
+    /// Names one away's announcement (the engine sends a key once, also across restarts).
+    static func announcementKey(person: String, _ a: Away) -> String { "away-\(person)-\(Int64((a.from * 1000).rounded()))" }
 
     /// What the circle is told once when she goes away.
     static func announcement(name: String, _ a: Away) -> (title: String, text: String) {

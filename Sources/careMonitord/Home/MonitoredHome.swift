@@ -89,7 +89,7 @@ final class MonitoredHome: @unchecked Sendable {
             guard started else { return away.ended(at: time) }
             if let a = away.current {
                 let (title, text) = AwayMode.announcement(name: name, a)
-                escalation?.announce(key: "away-\(person)-\(Int64(a.from * 1000))", title: title, text: text, at: time)
+                escalation?.announce(key: AwayMode.announcementKey(person: person, a), title: title, text: text, at: time)
             }
         }
         if !clock.isVirtual, let a = away.load(now: SystemClock().wallNow()) { pause.set(a.window) }
