@@ -198,4 +198,31 @@ struct LiveStateTests {
         #expect(d.process.terminate(SIGTERM))
         #expect(d.process.wait(timeout: .seconds(5)) == .exited(0))
     }
+
+    /// An away message in a capture pauses the routine at its place in the day and ends at its `until`: `replay`
+    /// prints both, and tells the circle once (recorded, not sent).
+    @Test func replayShowsAnAwayMessageOfTheCaptureStartingAndEnding() throws {
+        let dir = try CLI.temporaryDirectory()
+        let config = try CLI.write(daemonConfig(port: 1883), "c.json", in: dir)
+        func line(_ t: String, _ topic: String, _ payload: String) -> String {
+            let escaped = payload.replacingOccurrences(of: "\"", with: "\\\"")
+            return #"{"tst":"\#(t)Z+0000","topic":"\#(topic)","qos":1,"retain":0,"payloadlen":\#(payload.utf8.count),"payload":"\#(escaped)"}"#
+        }
+        let capture = [
+            line("2026-11-23T09:00:00.000000", "zigbee2mqtt/hallway motion", #"{"occupancy":true,"battery":90}"#),
+            line("2026-11-23T09:01:00.000000", "caremonitord/linda/away", #"{"until":"2026-11-23T11:00","reason":"visiting"}"#),
+            line("2026-11-23T10:00:00.000000", "zigbee2mqtt/hallway motion", #"{"occupancy":true,"battery":90}"#),
+            line("2026-11-23T12:00:00.000000", "zigbee2mqtt/hallway motion", #"{"occupancy":true,"battery":90}"#),
+        ].joined(separator: "\n") + "\n"
+        let file = try CLI.write(capture, "away.ndjson", in: dir)
+        let r = try CLI.run(["replay", "--config", config, file])
+        #expect(r.code == 0, "\(r.stderr)")
+        let lines = r.stdout.split(separator: "\n").map(String.init)
+        let started = try #require(lines.firstIndex { $0.contains(#""type":"away""#) && $0.contains(#""state":"started""#) }, "\(r.stdout)")
+        let ended = try #require(lines.firstIndex { $0.contains(#""type":"away""#) && $0.contains(#""state":"ended""#) }, "\(r.stdout)")
+        #expect(started < ended)
+        #expect(lines[started].contains(#""until":"2026-11-23T11:00:00.000Z""#), "\(lines[started])")
+        #expect(lines[started].contains(#""reason":"visiting""#))
+        #expect(lines.filter { $0.contains(#""type":"notification""#) && $0.contains("is away until") }.count == 1, "\(r.stdout)")
+    }
 }
