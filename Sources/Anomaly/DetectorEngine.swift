@@ -43,10 +43,20 @@ public final class DetectorEngine: SampleProcessor, @unchecked Sendable {
     public let gapStep: Double = 60
     /// Gaps longer than this (a wall clock stepped forward by days) are not walked: the families see one jump.
     public let maximumGapWalk: Double = 7 * 86_400
+    /// Families paused by `pause` are masked out of every plan (all bits set: none paused).
+    @usableFromInline var active: UInt8 = .max
+    /// The plan bit of each of `detectors`, for masking ticks.
+    let familyBits: [UInt8]
+    public let pause: FamilyPause?
+    var pauseSeen = 0
+    var pauseWindow: FamilyPause.Window?
+    var pausedNow = false
 
     /// Builds every family the settings enable (`detectors` section of the config, nil = all defaults).
-    public init(context: DetectorContext, settings: JSONObject? = nil) throws(DetectorConfigurationError) {
+    /// - Parameter pause: families to pause between two times (away mode), checked at each time-based check.
+    public init(context: DetectorContext, settings: JSONObject? = nil, pause: FamilyPause? = nil) throws(DetectorConfigurationError) {
         self.context = context
+        self.pause = pause
         var issues: [DetectorConfigurationError.Issue] = []
         var made: [String: any Detector] = [:]
         if let settings {
@@ -91,6 +101,7 @@ public final class DetectorEngine: SampleProcessor, @unchecked Sendable {
         }
         detectors = all
         familyNames = names
+        familyBits = names.map { Self.bit(of: $0).rawValue }
         plans = []
         plans.reserveCapacity(256)
     }
@@ -131,7 +142,7 @@ public final class DetectorEngine: SampleProcessor, @unchecked Sendable {
             let run = UnsafeBufferPointer(start: p, count: q - p)
             let i = Int(first.signal.rawValue)
             if i >= plans.count || !plans[i].contains(.resolved) { resolve(first.signal) }
-            let plan = plans[i]
+            let plan = Plan(rawValue: plans[i].rawValue & active)
             let families = plan.rawValue & ~Plan.resolved.rawValue
             let several = families & (families &- 1) != 0
             if several { context.holdDetections() }
@@ -153,15 +164,54 @@ public final class DetectorEngine: SampleProcessor, @unchecked Sendable {
     /// became due inside the gap is raised at the time it became due. After a step back in time it restarts from
     /// the new time (the families themselves refuse to fire or learn across the step).
     @usableFromInline func tick(through time: Double) {
+        if pause != nil { applyPause(at: time) }
         if nextTick.isFinite && time > nextTick + gapStep && time - nextTick < maximumGapWalk {
             var t = nextTick
             while t < time {
-                for d in detectors { d.advance(to: t) }
+                for (d, b) in zip(detectors, familyBits) where b & active != 0 { d.advance(to: t) }
                 t += gapStep
             }
         }
         nextTick = time + tickInterval
-        for d in detectors { d.advance(to: time) }
+        for (d, b) in zip(detectors, familyBits) where b & active != 0 { d.advance(to: time) }
+    }
+
+    /// Starts or ends the pause at `time` (slow path: once per tick, and the window is read only when it changed).
+    func applyPause(at time: Double) {
+        guard let pause else { return }
+        var renewed = false
+        if let (g, w) = pause.changed(since: pauseSeen) {
+            pauseSeen = g
+            renewed = w != pauseWindow
+            pauseWindow = w
+        }
+        let paused = pauseWindow?.contains(time) ?? false
+        guard paused != pausedNow else {
+            // A new window while paused (another `until`) is news of its own.
+            if paused && renewed, let w = pauseWindow { pause.onChange(true, time, w) }
+            return
+        }
+        pausedNow = paused
+        let pausable = pause.families.reduce(UInt8(0)) { $0 | Self.bit(of: $1).rawValue }
+        active = paused ? ~pausable : .max
+        if !paused {
+            for (d, b) in zip(detectors, familyBits) where b & pausable != 0 { d.resume(at: time) }
+        }
+        pause.onChange(paused, time, pauseWindow ?? FamilyPause.Window(from: time, until: time))
+    }
+
+    /// True while a pause holds some families.
+    public var isPaused: Bool { pausedNow }
+
+    static func bit(of family: String) -> Plan {
+        switch family {
+        case AlarmDetector.name: .alarms
+        case FallDetector.name: .fall
+        case RoutineDetector.name: .routine
+        case ThresholdDetector.name: .thresholds
+        case SensorHealthDetector.name: .health
+        default: []
+        }
     }
 
     /// Asks each family once whether it wants this signal (slow path: the first sample of a signal).

@@ -96,14 +96,14 @@ enum StopSignals {
 }
 
 /// The detector engine of a config's person, emitting into `emit` (called on the detector thread).
-func makeDetectorEngine(_ config: Configuration, signals: SignalRegistry,
+func makeDetectorEngine(_ config: Configuration, signals: SignalRegistry, pause: FamilyPause? = nil,
                         emit: @escaping (Detection) -> Void) throws(CommandError) -> DetectorEngine {
     guard let local = LocalTime(identifier: config.person.timezone) else {
         throw CommandError(exitCode: ExitCode.config, message: "\(config.file): person.timezone: unknown time zone \(config.person.timezone)")
     }
     let context = DetectorContext(person: config.person.id, localTime: local, signals: signals, emit: emit)
     do {
-        return try DetectorEngine(context: context, settings: config.document.root["detectors"]?.objectValue)
+        return try DetectorEngine(context: context, settings: config.document.root["detectors"]?.objectValue, pause: pause)
     } catch {
         let text = error.issues.map { issue in
             let at = config.document.position(of: issue.path).map { "\(config.file):\($0.line):\($0.column)" } ?? config.file

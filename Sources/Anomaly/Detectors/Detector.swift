@@ -26,10 +26,14 @@ public protocol Detector: SampleProcessor {
     func learnedState() -> JSONValue?
     /// Restores what `learnedState()` returned in an earlier run.
     func restore(learnedState: JSONValue) throws(DetectorStateError)
+    /// A pause (`FamilyPause`) ended at `time`: the family saw nothing since it began, and must not take that
+    /// stretch as something that happened.
+    func resume(at time: Double)
 }
 
 extension Detector {
     public func learnedState() -> JSONValue? { nil }
+    public func resume(at time: Double) {}
     public func restore(learnedState: JSONValue) throws(DetectorStateError) {}
 }
 

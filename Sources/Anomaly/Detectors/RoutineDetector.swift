@@ -822,6 +822,24 @@ public final class RoutineDetector: Detector {
         context.emit(context.detection(kind, state, time: t, signal: nil, detail: detail))
     }
 
+    /// Away: nobody was home, so the quiet clock starts again now, in the pooled home context, and the stretch
+    /// is not learned (as after a clock step).
+    public func resume(at time: Double) {
+        latest = time
+        quietStart = time
+        lastCheck = time
+        quietLearnable = false
+        quietContext = .home
+        startLimit = .infinity
+        day = context.localTime.dayNumber(at: time)
+    }
+
+    /// The last sign of life (device, room, time, local time), nil before the first.
+    public var lastActivity: JSONObject? {
+        guard lastSignal != nil, quietStart.isFinite else { return nil }
+        return activityDetail(signal: lastSignal, time: quietStart)
+    }
+
     // MARK: Summary
 
     /// What was learned, for people (`careMonitord learn` prints it): wake-up, night, and the limits each rule would

@@ -107,6 +107,7 @@ public struct Ack: Sendable, Equatable {
 
 public struct AckDecodingError: Error, Sendable, CustomStringConvertible {
     public var message: String
+    public init(message: String) { self.message = message }
     public var description: String { message }
 }
 

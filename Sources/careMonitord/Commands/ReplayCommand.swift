@@ -79,9 +79,7 @@ enum Replay {
                 printError("replay: more malformed lines; only the count is reported from here on")
             }
         }
-        if home.escalation != nil {
-            replay.divert = { topic, payload, time in home.takeAck(topic, payload, time) }
-        }
+        replay.divert = { topic, payload, time in home.takeCommand(topic, payload, time) }
         let malformed: Int
         // wallSeconds runs from opening the first capture (the contract), not from reading the config and setting
         // up the detectors.

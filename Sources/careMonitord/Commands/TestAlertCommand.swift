@@ -50,7 +50,7 @@ enum TestAlertCommand {
         }
         var mqtt = try mqttConfiguration(config, routing: nil, tool: "test-alert")
         mqtt.subscriptions = [MQTTSubscription(AckTopic.filter(person: config.person.id), qos: .atLeastOnce)]
-        let client = try connectedClient(mqtt, logger: logger.child("mqtt")) { m in _ = home.takeAck(m.topic, m.payload, 0) }
+        let client = try connectedClient(mqtt, logger: logger.child("mqtt")) { m in _ = home.takeCommand(m.topic, m.payload, 0) }
         connection.set(client)
         do { _ = try live.start(schedule: false) } catch {
             throw CommandError(exitCode: ExitCode.ioError, message: "test-alert: \(error)")

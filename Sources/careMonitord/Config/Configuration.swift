@@ -37,6 +37,14 @@ struct BrokerSettings {
     var startupGraceSeconds = 30.0
 }
 
+/// What the daemon shows Home Assistant (MQTT discovery) and whom its dashboard answers for.
+struct HomeAssistantSettings {
+    var enabled = true
+    var discoveryPrefix = "homeassistant"
+    /// The member whose answer a dashboard button is (`caremonitord/<person>/dashboard/ack`); nil: no buttons.
+    var dashboardMember: String?
+}
+
 /// A loaded, validated config file. Sections of later issues (`circle`, `policies`, `journal`, `detectors`) are
 /// kept as parsed JSON (with positions) for their modules to decode.
 struct Configuration {
@@ -44,6 +52,7 @@ struct Configuration {
     var person: PersonSettings
     var broker: BrokerSettings
     var sources: [SourceConfiguration]
+    var homeAssistant = HomeAssistantSettings()
     var document: JSONDocument
     /// What a person should know but that does not stop the config (printed by every command that loads it).
     var warnings: [String]
@@ -52,7 +61,7 @@ struct Configuration {
 
     static let escalationKeys = ["person", "circle", "policies", "notifiers", "journal", "targets", "digest", "heartbeat"]
     static let knownTopLevelKeys = ["person", "broker", "sources", "circle", "policies", "notifiers", "targets", "journal",
-                                    "digest", "heartbeat", "detectors", "$schema", "comment", "_comment"]
+                                    "digest", "heartbeat", "detectors", "homeAssistant", "$schema", "comment", "_comment"]
 
     /// Reads and validates `path`: the sections of every module (sources, broker, circle and policies, detectors)
     /// in one pass. Throws `ConfigurationError` listing every problem in file order, or `CommandError` when the
@@ -85,6 +94,13 @@ struct Configuration {
         // The broker settings as the MQTT client will check them at `run` (the reconnect delays' order, …).
         do throws(MQTTError) { try (try? mqttConfiguration(config, routing: nil))?.validate() } catch {
             throw ConfigurationError(file: path, problems: [.init(path: "broker", position: document.position(of: "broker"), message: error.message)])
+        }
+        if let member = config.homeAssistant.dashboardMember, member != config.person.id,
+           escalation?.member(member) == nil {
+            let field = "homeAssistant.dashboardMember"
+            let known = ([config.person.id] + (escalation?.members.map(\.id) ?? [])).joined(separator: ", ")
+            throw ConfigurationError(file: path, problems: [.init(path: field, position: document.position(of: field),
+                message: "\"\(member)\" is not in the circle; the dashboard answers as one of: \(known)")])
         }
         config.escalation = escalation
         if let escalation { config.warnings += answerWarnings(escalation, document: document, file: path) }
@@ -246,8 +262,21 @@ struct Configuration {
             r.problem("sources", "is required: a list such as [{\"preset\": \"zigbee2mqtt\"}]")
         }
 
+        // homeAssistant
+        var ha = HomeAssistantSettings()
+        if let h = r.object(root["homeAssistant"], at: "homeAssistant") {
+            ha.enabled = r.bool(h, "enabled", at: "homeAssistant", default: true)
+            let prefix = r.string(h, "discoveryPrefix", at: "homeAssistant", default: ha.discoveryPrefix) ?? ha.discoveryPrefix
+            if prefix.isEmpty || prefix.contains("+") || prefix.contains("#") || prefix.hasPrefix("/") || prefix.hasSuffix("/") {
+                r.problem("homeAssistant.discoveryPrefix", "\"\(prefix)\" is not a topic prefix: Home Assistant's default is \"homeassistant\" (no +, # or leading or trailing /)")
+            }
+            ha.discoveryPrefix = prefix
+            ha.dashboardMember = r.string(h, "dashboardMember", at: "homeAssistant")
+            r.rejectUnknownKeys(h, at: "homeAssistant", known: ["enabled", "discoveryPrefix", "dashboardMember"])
+        }
+
         if !r.problems.isEmpty { throw ConfigurationError(file: file, problems: r.problems) }
-        return Configuration(file: file, person: person, broker: broker, sources: sources, document: document,
+        return Configuration(file: file, person: person, broker: broker, sources: sources, homeAssistant: ha, document: document,
                              warnings: warnings)
     }
 

@@ -33,6 +33,7 @@ final class Daemon {
     private var lastPing: (at: MonotonicInstant, detector: Int, escalation: Int)?
     private var hungReported = false
     private let control: ControlSocket
+    private let publisher: StatePublisher
 
     /// The parts that live and die with one config's sources: the pipeline, its detector thread, its connection.
     struct Ingest {
@@ -54,6 +55,7 @@ final class Daemon {
         self.systemd = SystemdNotify(logger: logger.child("systemd"))
         self.startedAt = SystemClock().monotonicNow()
         self.control = ControlSocket(stateDirectory: stateDirectory)
+        self.publisher = StatePublisher(stateDirectory: stateDirectory, logger: logger.child("state"))
     }
 
     // MARK: Lifecycle
@@ -124,7 +126,7 @@ final class Daemon {
     private func startIngest(_ home: MonitoredHome) throws(CommandError) -> Ingest {
         let routing = try makeRouting(home.config)
         var mqtt = try mqttConfiguration(home.config, routing: routing)
-        mqtt.subscriptions.append(MQTTSubscription(AckTopic.filter(person: home.person), qos: .atLeastOnce))
+        for f in home.commandFilters { mqtt.subscriptions.append(MQTTSubscription(f, qos: .atLeastOnce)) }
         let clock = self.clock
         let client: MQTTClient
         do {
@@ -235,7 +237,8 @@ final class Daemon {
         let root = c.document.root
         var o = JSONObject()
         o["person"] = .array([.string(c.person.id), .string(c.person.timezone)])
-        for k in ["broker", "sources", "detectors"] { o[k] = root[k] ?? .null }
+        // The home takes the dashboard's acks as `homeAssistant.dashboardMember`'s.
+        for k in ["broker", "sources", "detectors", "homeAssistant"] { o[k] = root[k] ?? .null }
         return JSONWriter.serialize(.object(o))
     }
 
@@ -265,6 +268,8 @@ final class Daemon {
             }
         }
         pingWatchdog(now)
+        publisher.update(home: ingest.home, escalation: escalation, connection: connection, connects: status.connects,
+                         now: clock.wallNow())
         control.serve(answer)
     }
 
@@ -327,6 +332,15 @@ final class ConnectionBox: MessagePublisher {
     func publish(topic: String, payload: [UInt8], qos: Int, retain: Bool, timeout: Duration) async throws(PublishError) {
         guard let c = client.withLock({ $0 }) else { throw PublishError(message: "not connected to the MQTT broker yet") }
         try await ClientPublisher(client: c).publish(topic: topic, payload: payload, qos: qos, retain: retain, timeout: timeout)
+    }
+
+    var isConnected: Bool { client.withLock { $0 }?.status.isConnected ?? false }
+
+    /// A retained message, QoS 1 (empty: remove it); false when it could not be handed to the client.
+    func publishRetained(topic: String, payload: String) -> Bool {
+        guard let c = client.withLock({ $0 }) else { return false }
+        do { try c.publish(topic: topic, payload: payload, qos: .atLeastOnce, retain: true) } catch { return false }
+        return true
     }
 
     /// An event line on `caremonitord/<person>/events`, QoS 1, not retained. Kept by the client while disconnected.

@@ -24,6 +24,8 @@ protocol EscalationDriver: AnyObject, Sendable {
     /// An answer from the source, which had staged `samples` samples into the ring before it.
     func ack(_ ack: Ack, at time: Double, afterSamples samples: Int)
     func evidence(_ evidence: HomeEvidence, at time: Double)
+    /// Tells the circle once (`EscalationEngine.announce`), at `time`.
+    func announce(key: String, title: String, text: String, at time: Double)
     /// The capture ended at `time`: what is still queued is handed over, timers fire up to then (virtual clock).
     func finish(at time: Double)
 }
@@ -88,6 +90,10 @@ final class CaptureTimeEscalation: EscalationDriver, @unchecked Sendable {
 
     func evidence(_ evidence: HomeEvidence, at time: Double) {
         settle(through: time) { engine in await engine.receive(evidence) }
+    }
+
+    func announce(key: String, title: String, text: String, at time: Double) {
+        settle(through: time) { engine in await engine.announce(key: key, title: title, text: text) }
     }
 
     func finish(at time: Double) {
@@ -155,6 +161,7 @@ final class LiveEscalation: EscalationDriver, Sendable {
         case replace(EscalationEngine, @Sendable (Replacement) -> Void)
         /// `careMonitord forget` through the control socket.
         case forget(WallTime, @Sendable (Result<Int, JournalError>) -> Void)
+        case announce(key: String, title: String, text: String)
     }
 
     private let current: Mutex<EscalationEngine>
@@ -169,6 +176,9 @@ final class LiveEscalation: EscalationDriver, Sendable {
     private let nextDeadline = Atomic<Int64>(.max)
     let clock: any CareClock
     let logger: Logger
+    /// The open incidents after the latest input, for the live state topics (read by the daemon's main thread).
+    private let openNow = Mutex<[Incident]>([])
+    var openIncidents: [Incident] { openNow.withLock { $0 } }
 
     init(engine: EscalationEngine, clock: any CareClock, logger: Logger) {
         current = Mutex(engine)
@@ -186,6 +196,9 @@ final class LiveEscalation: EscalationDriver, Sendable {
     func alert(_ alert: Alert, at time: Double) { continuation.yield(.alert(alert)) }
     func ack(_ ack: Ack, at time: Double, afterSamples samples: Int) { continuation.yield(.ack(ack)) }
     func evidence(_ evidence: HomeEvidence, at time: Double) { continuation.yield(.evidence(evidence)) }
+    func announce(key: String, title: String, text: String, at time: Double) {
+        continuation.yield(.announce(key: key, title: title, text: text))
+    }
 
     /// Recovers the journal, then starts the tasks. Inputs given before are kept and taken after recovery.
     /// `schedule`: run the calendar (digest, heartbeat, weekly tests, heartbeat URL); off for `test-alert`.
@@ -253,8 +266,13 @@ final class LiveEscalation: EscalationDriver, Sendable {
             }
         case .forget(let before, let done):
             do throws(JournalError) { done(.success(try await engine.forget(before: before))) } catch { done(.failure(error)) }
+        case .announce(let key, let title, let text):
+            let told = await engine.announce(key: key, title: title, text: text)
+            if !told.isEmpty { logger.info("told \(told.joined(separator: ", ")): \(title)") }
         }
         let e = self.engine
+        let incidents = await e.openIncidents
+        openNow.withLock { $0 = incidents }
         nextDeadline.store(await e.nextDeadline?.nanoseconds ?? .max, ordering: .relaxed)
         open.store(await e.hasOpenIncidents, ordering: .relaxed)
         opened.store(await e.incidentCount, ordering: .relaxed)

@@ -36,7 +36,13 @@ final class MonitoredHome: @unchecked Sendable {
     let escalation: (any EscalationDriver)?
     let learned: LearnedStateFile?
     let processor: HomeProcessor
-    /// Messages on this person's ack topics taken out of the stream (they go to escalation, not the detectors).
+    /// Away mode (`AwayMode`) and the pause it sets on the detector engine.
+    let away: AwayMode
+    let pause: FamilyPause
+    /// What the detectors say about the home, for the live state topics (nil on the capture's clock).
+    let watch: HomeWatch?
+    /// Messages on this person's command topics (acks, the dashboard's acks, away) taken out of the stream (they
+    /// go to escalation and away mode, not the detectors).
     let acksTaken = Atomic<Int>(0)
     private let intakeClosed = Atomic<Bool>(false)
     private let intakeBusy = Atomic<Int>(0)
@@ -44,8 +50,12 @@ final class MonitoredHome: @unchecked Sendable {
     private static let ackPrefix = Array("caremonitord/".utf8)
 
     private init(config: Configuration, pipeline: IngestPipeline, detectors: DetectorEngine,
-                 escalation: (any EscalationDriver)?, learned: LearnedStateFile?, processor: HomeProcessor, logger: Logger) {
+                 escalation: (any EscalationDriver)?, learned: LearnedStateFile?, processor: HomeProcessor,
+                 away: AwayMode, pause: FamilyPause, watch: HomeWatch?, logger: Logger) {
         self.config = config
+        self.away = away
+        self.pause = pause
+        self.watch = watch
         self.pipeline = pipeline
         self.detectors = detectors
         self.escalation = escalation
@@ -70,7 +80,22 @@ final class MonitoredHome: @unchecked Sendable {
                                       logger: logger.child("ingest"))
         let escalation = try makeEscalation(config, clock: clock, notifiers: notifiers, stateDirectory: stateDirectory,
                                             logger: logger, events: events)
-        let detectors = try makeDetectorEngine(config, signals: pipeline.registry) { d in
+        let person = config.person.id
+        let name = config.escalation?.person.name ?? config.person.name ?? person
+        let away = AwayMode(person: person, zone: ZoneInfo(identifier: config.person.timezone) ?? ZoneInfo(identifier: "UTC")!,
+                            stateDirectory: clock.isVirtual ? nil : stateDirectory)
+        let pause = FamilyPause(families: AwayMode.families) { started, time, window in
+            events(away.eventLine(started: started, at: time, window))
+            guard started else { return away.ended(at: time) }
+            if let a = away.current {
+                let (title, text) = AwayMode.announcement(name: name, a)
+                escalation?.announce(key: AwayMode.announcementKey(person: person, a), title: title, text: text, at: time)
+            }
+        }
+        if !clock.isVirtual, let a = away.load(now: SystemClock().wallNow()) { pause.set(a.window) }
+        let watch = clock.isVirtual ? nil : HomeWatch()
+        let detectors = try makeDetectorEngine(config, signals: pipeline.registry, pause: pause) { d in
+            watch?.take(d)
             onDetection(d)
             guard let escalation else { return events(d.eventLine) }
             // Timers due before the detection fire first, so the lines stay in time order.
@@ -81,9 +106,9 @@ final class MonitoredHome: @unchecked Sendable {
         let learned = stateDirectory.map { LearnedStateFile(stateDirectory: $0, person: config.person.id) }
         learned?.load(into: detectors)
         let evidence = ArrivalEvidence(rooms: detectors.routine?.rooms ?? RoomClassifier(), registry: pipeline.registry)
-        let processor = HomeProcessor(detectors: detectors, escalation: escalation, evidence: evidence)
+        let processor = HomeProcessor(detectors: detectors, escalation: escalation, evidence: evidence, watch: watch)
         return MonitoredHome(config: config, pipeline: pipeline, detectors: detectors, escalation: escalation,
-                             learned: learned, processor: processor, logger: logger)
+                             learned: learned, processor: processor, away: away, pause: pause, watch: watch, logger: logger)
     }
 
     private static func makeEscalation(_ config: Configuration, clock: HomeClock, notifiers: HomeNotifiers,
@@ -125,21 +150,54 @@ final class MonitoredHome: @unchecked Sendable {
 
     // MARK: Source side (one thread)
 
-    /// One message from the source. Answers on this person's ack topic go to escalation; everything else to the
-    /// decoders and the ring.
+    /// One message from the source. Answers on this person's ack topics go to escalation, away messages to away
+    /// mode; everything else to the decoders and the ring.
     func ingest(topic: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, arrival: Double) {
-        if takeAck(topic, payload, arrival) { return }
+        if takeCommand(topic, payload, arrival) { return }
         pipeline.ingest(topic: topic, payload: payload, arrival: arrival)
     }
 
-    /// Takes an ack message of this person out of the stream; false for every other message.
-    func takeAck(_ topic: UnsafeRawBufferPointer, _ payload: UnsafeRawBufferPointer, _ time: Double) -> Bool {
-        guard topic.count > Self.ackPrefix.count, topic.starts(with: Self.ackPrefix),
-              let (p, incident) = AckTopic.parse(String(decoding: topic, as: UTF8.self)), p == person else { return false }
+    /// The topics `takeCommand` takes, for the daemon's subscriptions.
+    var commandFilters: [String] {
+        [AckTopic.filter(person: person), DashboardAck.topic(person: person), AwayMode.topic(person: person)]
+    }
+
+    /// Takes a command message of this person (an ack, a dashboard ack, away) out of the stream; false for every
+    /// other message.
+    func takeCommand(_ topic: UnsafeRawBufferPointer, _ payload: UnsafeRawBufferPointer, _ time: Double) -> Bool {
+        guard topic.count > Self.ackPrefix.count, topic.starts(with: Self.ackPrefix) else { return false }
+        let name = String(decoding: topic, as: UTF8.self)
+        if name == AwayMode.topic(person: person) {
+            acksTaken.add(1, ordering: .relaxed)
+            switch away.take(Array(payload), at: time) {
+            case .success(.set(let a)):
+                pause.set(a.window)
+                logger.notice("away until \(a.untilText)\(a.reason.map { " (\($0))" } ?? ""): routine and inactivity paused")
+            case .success(.cancel):
+                pause.set(nil)
+                logger.notice("away cancelled: routine and inactivity watched again")
+            case .failure(let e): logger.notice("away message on \(name) ignored: \(e)")
+            }
+            return true
+        }
+        guard let escalation else { return false }
+        let ack: Result<Ack, AckDecodingError>
+        if name == DashboardAck.topic(person: person) {
+            guard let member = config.homeAssistant.dashboardMember else {
+                acksTaken.add(1, ordering: .relaxed)
+                logger.notice("dashboard ack ignored: homeAssistant.dashboardMember names nobody in the config")
+                return true
+            }
+            ack = DashboardAck.decode(Array(payload), member: member)
+        } else if let (p, incident) = AckTopic.parse(name), p == person {
+            ack = Ack.decode(incident: incident, payload: Array(payload))
+        } else {
+            return false
+        }
         acksTaken.add(1, ordering: .relaxed)
-        switch Ack.decode(incident: incident, payload: Array(payload)) {
-        case .success(let ack): escalation?.ack(ack, at: time, afterSamples: pipeline.stagedSamples)
-        case .failure(let e): logger.notice("ack on \(String(decoding: topic, as: UTF8.self)) ignored: \(e)")
+        switch ack {
+        case .success(let ack): escalation.ack(ack, at: time, afterSamples: pipeline.stagedSamples)
+        case .failure(let e): logger.notice("ack on \(name) ignored: \(e)")
         }
         return true
     }
@@ -219,11 +277,13 @@ final class HomeProcessor: SampleProcessor {
     let live: LiveEscalation?
     let capture: CaptureTimeEscalation?
     var evidence: ArrivalEvidence
+    let watch: HomeWatch?
     /// Samples taken from the ring so far (ring positions, as the reader counts them).
     private var processed = 0
 
-    init(detectors: DetectorEngine, escalation: (any EscalationDriver)?, evidence: ArrivalEvidence) {
+    init(detectors: DetectorEngine, escalation: (any EscalationDriver)?, evidence: ArrivalEvidence, watch: HomeWatch?) {
         self.detectors = detectors
+        self.watch = watch
         live = escalation as? LiveEscalation
         capture = escalation as? CaptureTimeEscalation
         self.evidence = evidence
@@ -236,6 +296,7 @@ final class HomeProcessor: SampleProcessor {
     func process(_ stretch: UnsafeBufferPointer<Sample>) {
         guard let capture else {
             detectors.process(stretch)
+            watch?.observe(detectors, at: detectors.latestTime)
             if let live {
                 evidence.scan(stretch, watching: live.watchingArrivals, generation: live.incidentsOpened) { e, t in live.evidence(e, at: t) }
             }
@@ -275,6 +336,7 @@ final class HomeProcessor: SampleProcessor {
 
     func advance(to time: Double) {
         detectors.advance(to: time)
+        watch?.observe(detectors, at: time)
     }
 }
 
