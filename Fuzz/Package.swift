@@ -1,5 +1,5 @@
 // swift-tools-version:6.1
-// Fuzzing the payload decoders with libFuzzer. Not part of the main build; run `tools/fuzz-decoders`.
+// Fuzzing with libFuzzer, apart from the product modules. Not part of the main build; run `tools/fuzz`.
 // Build by hand:
 //   swift build -c debug --package-path Fuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library
 import PackageDescription
@@ -19,6 +19,19 @@ let package = Package(
                 .product(name: "SensorIngest", package: "careMonitord"),
                 .product(name: "CareSupport", package: "careMonitord"),
             ]
+        ),
+        // The config loader, the answer parsers and the journal. `careMonitord` is a link to the executable's
+        // sources (its config loader is internal to it), compiled here without its entry point.
+        .executableTarget(
+            name: "CareFuzzer",
+            dependencies: [
+                "CFuzzerDriver",
+                .product(name: "SensorIngest", package: "careMonitord"),
+                .product(name: "Anomaly", package: "careMonitord"),
+                .product(name: "Escalation", package: "careMonitord"),
+                .product(name: "CareSupport", package: "careMonitord"),
+            ],
+            exclude: ["careMonitord/CareMonitord.swift"]
         ),
     ]
 )

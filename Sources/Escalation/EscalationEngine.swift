@@ -610,8 +610,9 @@ public actor EscalationEngine {
         }
         // Timers were armed on the monotonic timeline of the boot that wrote them.
         if let last, last.boot != bootID {
-            let elapsed = max(0, now.wall.milliseconds - last.wall.milliseconds) * 1_000_000
-            let offset = now.monotonic.nanoseconds - (last.mono + elapsed)
+            // Saturating and wrapping (as `rebase` adds): a record with an absurd time must not trap at every start.
+            let elapsed = max(0, now.wall.milliseconds - last.wall.milliseconds).multipliedReportingOverflow(by: 1_000_000)
+            let offset = now.monotonic.nanoseconds &- (last.mono &+ (elapsed.overflow ? .max : elapsed.partialValue))
             for id in order { incidents[id]?.rebase(monotonicBy: offset) }
             for id in schedule.weeklyPending.keys {
                 schedule.weeklyPending[id]!.deadline = MonotonicInstant(nanoseconds: schedule.weeklyPending[id]!.deadline.nanoseconds &+ offset)

@@ -81,9 +81,3 @@ enum CareMonitord {
         }
     }
 }
-
-extension String {
-    func padding(toLength n: Int, withPad pad: String, startingAt: Int) -> String {
-        count >= n ? self : self + String(repeating: pad, count: n - count)
-    }
-}

@@ -178,16 +178,25 @@ public struct MatrixNotifier: Notifier {
         if let since { url += "&since=" + HTTPClient.percentEncode(since) }
         let left = ContinuousClock.now.duration(to: deadline)
         guard left > .zero, let r = try? await http.send("GET", url, headers: [authorization], timeout: left),
-              let v = try? JSONParser.parse(r.body), let next = v["next_batch"]?.stringValue else { return ([], nil, bot) }
+              let reply = Self.replies(fromSync: r.body, room: room ?? "", bot: bot, firstSync: since == nil,
+                                       notBefore: cursor.notBefore) else { return ([], nil, bot) }
+        return (reply.replies, reply.next, bot)
+    }
+
+    /// A `/sync` answer: the room's messages from others than `bot` (less quoted fallbacks) and `next_batch`; nil
+    /// when it is not JSON or has no `next_batch`.
+    public static func replies(fromSync body: [UInt8], room: String, bot: String?, firstSync: Bool, notBefore: WallTime)
+        -> (replies: [(from: String, text: String)], next: String)? {
+        guard let v = try? JSONParser.parse(body), let next = v["next_batch"]?.stringValue else { return nil }
         var replies: [(from: String, text: String)] = []
-        for e in v["rooms"]?["join"]?[room ?? ""]?["timeline"]?["events"]?.arrayValue ?? [] {
+        for e in v["rooms"]?["join"]?[room]?["timeline"]?["events"]?.arrayValue ?? [] {
             guard e["type"]?.stringValue == "m.room.message", let sender = e["sender"]?.stringValue, sender != bot,
                   let text = e["content"]?["body"]?.stringValue else { continue }
             // The first sync returns history: what was written before the daemon started is no answer to it.
-            if since == nil, let ts = e["origin_server_ts"]?.doubleValue, ts < Double(cursor.notBefore.milliseconds) { continue }
+            if firstSync, let ts = e["origin_server_ts"]?.doubleValue, ts < Double(notBefore.milliseconds) { continue }
             replies.append((sender, Self.withoutQuote(text)))
         }
-        return (replies, next, bot)
+        return (replies, next)
     }
 
     /// A client's reply carries the message it answers as "> …" lines, then a blank line, before the answer.

@@ -118,14 +118,20 @@ public struct NtfyNotifier: Notifier {
         if let t = token { headers.append(("Authorization", "Bearer \(t.reveal())")) }
         guard let r = try? await http.send("GET", "\(url)/\(replyTopic)/json?poll=1&since=\(HTTPClient.percentEncode(since))",
                                            headers: headers, timeout: timeout) else { return [] }
+        let (acks, lastID) = Self.answers(fromStream: r.text)
+        if let lastID { cursor.state.withLock { $0.since = lastID } }
+        return acks
+    }
+
+    /// A polled stream (one JSON object a line): the answers in it, and the id of its last message (the next `since`).
+    public static func answers(fromStream text: String) -> (acks: [Ack], lastID: String?) {
         var acks: [Ack] = []
         var lastID: String?
-        for line in r.text.split(separator: "\n") {
+        for line in text.split(separator: "\n") {
             if let v = try? JSONParser.parse(String(line)), v["event"]?.stringValue == "message", let id = v["id"]?.stringValue { lastID = id }
             if let a = Self.ack(fromStreamLine: String(line)) { acks.append(a) }
         }
-        if let lastID { cursor.state.withLock { $0.since = lastID } }
-        return acks
+        return (acks, lastID)
     }
 
     /// Decodes one line of the reply topic's JSON stream (`{"event":"message","message":"{…answer…}"}`).

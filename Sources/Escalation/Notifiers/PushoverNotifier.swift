@@ -140,15 +140,21 @@ public final class PushoverNotifier: Notifier {
         for r in due {
             guard let resp = try? await http.send("GET", url + "/1/receipts/\(r.receipt).json?token=\(HTTPClient.percentEncode(token.reveal()))",
                                                   timeout: timeout),
-                  let v = try? JSONParser.parse(resp.body) else { continue }
-            if v["acknowledged"]?.doubleValue == 1 {
+                  let state = Self.receiptState(resp.body) else { continue }
+            if state.acknowledged {
                 acks.append(Ack(incident: r.incident, member: r.member, action: .claim, via: "pushover", proof: .channel))
             }
-            if v["acknowledged"]?.doubleValue == 1 || v["expired"]?.doubleValue == 1 {
+            if state.acknowledged || state.expired {
                 receipts.withLock { $0.removeAll { $0.receipt == r.receipt } }
             }
         }
         return acks
+    }
+
+    /// A receipt poll's answer (`{"status":1,"acknowledged":1,"expired":0,…}`); nil when it is not JSON.
+    public static func receiptState(_ body: [UInt8]) -> (acknowledged: Bool, expired: Bool)? {
+        guard let v = try? JSONParser.parse(body) else { return nil }
+        return (v["acknowledged"]?.doubleValue == 1, v["expired"]?.doubleValue == 1)
     }
 
     var pendingReceipts: [String] { receipts.withLock { $0.map(\.receipt) } }

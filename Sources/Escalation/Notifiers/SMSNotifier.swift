@@ -94,18 +94,23 @@ public struct SMSNotifier: Notifier {
         var out: [Reply] = []
         for name in names.sorted() {
             let path = "\(dir)/\(name)"
-            guard let bytes = DurableFile.read(path, limit: 64 * 1024) else { continue }
-            let text = String(decoding: bytes, as: UTF8.self)
-            guard let split = text.firstRange(of: "\n\n") else { continue }
-            var from: String?
-            for line in text[..<split.lowerBound].split(separator: "\n") where line.hasPrefix("From:") {
-                from = line.dropFirst(5).trimmingSpaces
-            }
-            guard let from else { continue }
-            out.append(Reply(from: from, text: String(text[split.upperBound...]).trimmingSpaces, file: path))
+            guard let bytes = DurableFile.read(path, limit: 64 * 1024), let reply = Self.reply(fromFile: bytes, path: path) else { continue }
+            out.append(reply)
             if !keep { unlink(path) }
         }
         return out
+    }
+
+    /// One smstools3 received file: headers (`From: 447700900123`), a blank line, the text; nil without a sender.
+    public static func reply(fromFile bytes: [UInt8], path: String) -> Reply? {
+        let text = String(decoding: bytes, as: UTF8.self)
+        guard let split = text.firstRange(of: "\n\n") else { return nil }
+        var from: String?
+        for line in text[..<split.lowerBound].split(separator: "\n") where line.hasPrefix("From:") {
+            from = line.dropFirst(5).trimmingSpaces
+        }
+        guard let from else { return nil }
+        return Reply(from: from, text: String(text[split.upperBound...]).trimmingSpaces, file: path)
     }
 
     /// "1" (optionally followed by minutes: "1 15") is a claim, "2" a decline; also yes/no and a few words.

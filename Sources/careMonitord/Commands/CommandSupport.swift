@@ -116,3 +116,9 @@ enum ScratchDirectory {
         }
     }
 }
+
+extension String {
+    func padding(toLength n: Int, withPad pad: String, startingAt: Int) -> String {
+        count >= n ? self : self + String(repeating: pad, count: n - count)
+    }
+}

@@ -70,6 +70,11 @@ struct Configuration {
         guard let bytes = DurableFile.read(path) else {
             throw CommandError(exitCode: ExitCode.config, message: "cannot read config \(path): \(String(cString: strerror(errno)))")
         }
+        return try load(bytes: bytes, path: path)
+    }
+
+    /// `load(path:)` on bytes already read (`path` names the file in messages).
+    static func load(bytes: [UInt8], path: String) throws -> Configuration {
         let document: JSONDocument
         do {
             document = try JSONParser.parseDocument(bytes)
