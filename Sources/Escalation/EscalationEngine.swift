@@ -45,6 +45,8 @@ public actor EscalationEngine {
     /// Routine alerts waiting for the daily summary.
     public internal(set) var digest: [Alert] = []
     var journalFailing = false
+    /// Journal records not written yet because the journal could not grow.
+    var unwritten: [JSONValue] = []
     var pendingTests: [String: String] = [:]
     /// Replies refused because their address belongs to no member, by notifier (a stranger writing in the Matrix
     /// room, a text from an unknown number).
@@ -424,10 +426,18 @@ public actor EscalationEngine {
 
     func write(_ records: [JSONValue], sync: Bool) {
         guard let journal else { return }
+        // Records that could not be written wait, in order, so that the journal never skips a step: a later record
+        // after a gap would replay into a different incident.
+        let all = unwritten + records
         do {
-            try journal.append(records, sync: sync)
-            if journalFailing { journalFailing = false; logger.notice("the incident journal is writable again") }
+            try journal.append(all, sync: sync || !unwritten.isEmpty)
+            unwritten = []
+            if journalFailing {
+                journalFailing = false
+                logger.notice("the incident journal is writable again: \(all.count) record(s) written that were waiting")
+            }
         } catch {
+            unwritten = all
             // Paging must not stop because the disk is full; say so loudly, once.
             if !journalFailing {
                 logger.error("DURABILITY LOST: \(error). Paging continues from memory, but a restart now would forget these incidents' progress")

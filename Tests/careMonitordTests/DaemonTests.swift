@@ -14,7 +14,11 @@ final class FakeSystemd: @unchecked Sendable {
     // @unchecked Sendable: `fd` is set in init and closed in `close()`; messages are behind a Mutex.
     let path: String
     private let fd: Int32
-    private final class Received: Sendable { let lines = Mutex<[String]>([]) }
+    private final class Received: Sendable {
+        let lines = Mutex<[String]>([])
+        let stop = Atomic<Bool>(false)
+        let stopped = DispatchSemaphore(value: 0)
+    }
     private let received = Received()
     private let reader: Thread
 
@@ -38,7 +42,8 @@ final class FakeSystemd: @unchecked Sendable {
         let received = self.received
         reader = Thread {
             var buf = [UInt8](repeating: 0, count: 4096)
-            while true {
+            defer { received.stopped.signal() }
+            while !received.stop.load(ordering: .acquiring) {
                 let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, 4096, 0) }
                 if n > 0 {
                     let lines = String(decoding: buf[0..<n], as: UTF8.self).split(separator: "\n").map(String.init)
@@ -59,7 +64,13 @@ final class FakeSystemd: @unchecked Sendable {
         return m.indices.first { $0 >= from && m[$0] == text }
     }
 
-    func close() { shutdown(fd, Int32(SHUT_RDWR)); Glibc.close(fd) }
+    /// Stops the reader before closing: a reader still in `recv` on a closed descriptor would read from whatever
+    /// socket reuses its number next (another daemon's fake systemd) and take its messages.
+    func close() {
+        guard !received.stop.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        received.stopped.wait()
+        Glibc.close(fd)
+    }
 }
 
 /// `careMonitord run` started as systemd would start it, against a real broker.

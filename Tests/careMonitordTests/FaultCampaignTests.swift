@@ -51,7 +51,7 @@ struct FaultCampaignTests {
             let restart = ContinuousClock.now
             daemon = try RunningDaemon(config: config, stateDirectory: state, directory: try Self.subdirectory(dir, "restarted"))
             defer { daemon.stop() }
-            _ = try #require(await daemon.waitFor("READY=1"), "trial \(trial): no READY=1 after the kill: \(daemon.stderr)")
+            _ = try #require(await daemon.waitFor("READY=1"), "trial \(trial): no READY=1 after the kill (daemon \(daemon.process.exitStatus.map { "\($0)" } ?? "running"); systemd saw \(daemon.systemd.messages)): \(daemon.stderr)\n\(broker.log.suffix(1500))")
             recoveries.append(Self.seconds(ContinuousClock.now - restart))
             try broker.publish(topic: radar, message: #"{"presence":true,"fall_down_status":"fall"}"#, qos: 1)
             let page = await all.waitForMessage(timeout: .seconds(20)) { $0.topic == "phones/anna" }
