@@ -171,6 +171,17 @@ struct NotifierRequestTests {
         #expect(e.disposition == .permanent && e.message.contains("no application token named \"carol\""))
     }
 
+    /// A Home Assistant webhook id is the whole credential: a failure names the host, never the path.
+    @Test func aWebhookURLsPathNeverReachesAnError() async {
+        let server = TestHTTPServer { _ in .init(500, "the id linda-secret-webhook-7f3a is wrong") }
+        defer { server.stop() }
+        let n = WebhookNotifier(name: "ha", url: server.baseURL + "/api/webhook/linda-secret-webhook-7f3a",
+                                retry: RetryPolicy(attempts: 1, attemptTimeout: .seconds(5), deadline: .seconds(5)))
+        guard case .failed(let e, _) = await n.deliver(sampleNotification()) else { Issue.record("should fail"); return }
+        #expect(!e.message.contains("linda-secret-webhook-7f3a"), "\(e.message)")
+        #expect(e.message.contains("127.0.0.1"), "\(e.message)")
+    }
+
     @Test func webhookSendsAlertmanagerVersion4ShapeWithOurIncident() async throws {
         let server = TestHTTPServer()
         let n = WebhookNotifier(name: "ha", url: server.baseURL + "/api/webhook/care", bearerToken: Secret(Self.token))

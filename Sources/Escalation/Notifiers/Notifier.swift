@@ -197,13 +197,17 @@ public enum Redact {
 
     static let tokenNames = ["token", "access_token", "key", "password", "auth", "user", "apikey"]
 
-    /// A URL's path and query as a secret: a Home Assistant webhook id or a healthchecks.io check id is the whole
-    /// credential. Nil when there is no path worth hiding.
-    public static func pathSecret(inURL s: String) -> Secret? {
-        guard let r = s.firstRange(of: "://") else { return nil }
-        let end = s[r.upperBound...].firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) ?? s.endIndex
-        let rest = String(s[end...])
-        return rest.count >= 3 ? Secret(rest) : nil
+    /// A URL's path and query as secrets: a Home Assistant webhook id or a healthchecks.io check id is the whole
+    /// credential, and a server may echo its last segment back. Empty when there is no path worth hiding.
+    public static func pathSecrets(inURL s: String) -> [Secret] {
+        guard let r = s.firstRange(of: "://"),
+              let slash = s[r.upperBound...].firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) else { return [] }
+        let rest = String(s[s.index(after: slash)...])
+        guard rest.count >= 3 else { return [] }
+        var out = [Secret(rest)]
+        let path = rest.prefix { $0 != "?" && $0 != "#" }
+        if let last = path.split(separator: "/").last, last.count >= 8, last.count < rest.count { out.append(Secret(String(last))) }
+        return out
     }
 
     public static func url(_ s: String) -> String {

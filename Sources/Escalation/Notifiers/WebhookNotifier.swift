@@ -34,7 +34,7 @@ public struct WebhookNotifier: Notifier {
     public init(name: String, url: String, bearerToken: Secret? = nil, retry: RetryPolicy = RetryPolicy()) {
         self.name = name; self.url = url; self.bearerToken = bearerToken; self.retry = retry
         // The path can be the credential (a Home Assistant webhook id): errors show only the scheme and host.
-        http = HTTPClient(notifier: name, secrets: (bearerToken.map { [$0] } ?? []) + [Redact.pathSecret(inURL: url)].compactMap { $0 },
+        http = HTTPClient(notifier: name, secrets: (bearerToken.map { [$0] } ?? []) + Redact.pathSecrets(inURL: url),
                           urls: [url])
     }
 

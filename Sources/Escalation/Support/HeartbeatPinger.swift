@@ -14,9 +14,9 @@ final class HeartbeatPinger: Sendable {
         let text = url.reveal()
         var secrets = [url]
         if let (scheme, host) = Self.schemeAndHost(text) {
-            let path = Redact.pathSecret(inURL: text)
-            if let path { secrets.append(path) }
-            shown = "\(scheme)://\(host)" + (path == nil ? "" : "/<secret>")
+            let path = Redact.pathSecrets(inURL: text)
+            secrets += path
+            shown = "\(scheme)://\(host)" + (path.isEmpty ? "" : "/<secret>")
         } else {
             shown = "<secret>"
         }
