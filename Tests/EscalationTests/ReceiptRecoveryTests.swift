@@ -33,14 +33,17 @@ struct ReceiptRecoveryTests {
         }
     }
 
-    /// Fall at 14:02, Anna's emergency page at 14:03 (after Linda's self-cancel window); then the process stops.
-    static func pageAnnaThenStop(_ c: EscalationConfig, dir: String) async {
+    /// Fall at 14:02, Anna's emergency page at 14:03 (after Linda's self-cancel window), delivered unless
+    /// `waiting` is false (the process stops with it on its way). Returns the engine, for what happens next.
+    @discardableResult
+    static func pageAnnaThenStop(_ c: EscalationConfig, dir: String, waiting: Bool = true) async -> EscalationEngine {
         let clock = ManualClock(wall: Fixture.start, monotonic: MonotonicInstant(nanoseconds: 5_000_000_000))
         let e = engine(c, clock: clock, dir: dir)
         await e.receive(Fixture.fall())
         clock.advance(by: .seconds(60))
         await e.tick()
-        await e.waitForDeliveries()
+        if waiting { await e.waitForDeliveries() }
+        return e
     }
 
     @Test func receiptIsRestoredAfterARestartAndTheAllClearCancelsIt() async throws {
@@ -78,13 +81,7 @@ struct ReceiptRecoveryTests {
         defer { server.stop() }
         let c = Self.config(url: server.baseURL)
         let dir = temporaryDirectory()
-        do {
-            let clock = ManualClock(wall: Fixture.start, monotonic: MonotonicInstant(nanoseconds: 5_000_000_000))
-            let e = Self.engine(c, clock: clock, dir: dir)
-            await e.receive(Fixture.fall())
-            clock.advance(by: .seconds(60))
-            await e.tick()  // Anna's emergency is on its way; no delivery is on record yet
-        }
+        await Self.pageAnnaThenStop(c, dir: dir, waiting: false)  // Anna's emergency is on its way; no delivery on record yet
         #expect(try !IncidentJournal.read(directory: dir, person: "linda").contains { $0["input"]?["delivery"] != nil && $0["incident"] != nil && $0["receipt"] != nil })
         let e = Self.engine(c, clock: ManualClock(wall: Fixture.start.adding(seconds: 90), monotonic: MonotonicInstant(nanoseconds: 1_000_000_000)),
                             dir: dir, boot: "after-restart")
@@ -103,12 +100,7 @@ struct ReceiptRecoveryTests {
         let c = Self.config(url: server.baseURL)
         let dir = temporaryDirectory()
         do {
-            let clock = ManualClock(wall: Fixture.start, monotonic: MonotonicInstant(nanoseconds: 5_000_000_000))
-            let e = Self.engine(c, clock: clock, dir: dir)
-            await e.receive(Fixture.fall())
-            clock.advance(by: .seconds(60))
-            await e.tick()
-            await e.waitForDeliveries()
+            let e = await Self.pageAnnaThenStop(c, dir: dir)
             await e.receive(Ack(incident: "linda-20261123-140200", member: "anna", action: .resolve))
             await e.waitForDeliveries()
         }

@@ -110,6 +110,29 @@ final class RunningDaemon: @unchecked Sendable {
     }
 }
 
+/// The set-up of a live test: a broker, a subscriber to everything on it, and `run` on a config for that broker,
+/// ready. `stop()` takes them down in reverse order.
+struct LiveHome {
+    let broker: TestBroker
+    let dir: URL
+    let configFile: String
+    let all: TestSubscriber
+    let daemon: RunningDaemon
+
+    static func start(_ config: (Int) -> String) async throws -> LiveHome {
+        let broker = try TestBroker()
+        let dir = try CLI.temporaryDirectory()
+        let configFile = try CLI.write(config(broker.port), "c.json", in: dir)
+        let all = try broker.subscribe("#")
+        try await all.waitUntilSubscribed()
+        let daemon = try RunningDaemon(config: configFile, stateDirectory: dir.path + "/state", directory: dir.path)
+        _ = try #require(await daemon.waitFor("READY=1"), "no READY=1; stderr:\n\(daemon.stderr)")
+        return LiveHome(broker: broker, dir: dir, configFile: configFile, all: all, daemon: daemon)
+    }
+
+    func stop() { daemon.stop(); all.stop(); broker.stop() }
+}
+
 func daemonConfig(port: Int, selfCancel: Int = 1, extraMember: Bool = false) -> String {
     let carol = extraMember ? #", {"id": "carol", "name": "Carol", "role": "volunteer", "consent": true, "contacts": [{"notifier": "phones", "address": "phones/carol"}]}"# : ""
     return """

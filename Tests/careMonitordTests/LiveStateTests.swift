@@ -42,16 +42,9 @@ struct LiveStateTests {
     }
 
     @Test func runPublishesIncidentCoverageCircleAndDiscoveryThatMatchTheSchemaAndTheDashboardAnswers() async throws {
-        let broker = try TestBroker()
-        defer { broker.stop() }
-        let dir = try CLI.temporaryDirectory()
-        let configFile = try CLI.write(Self.config(port: broker.port), "c.json", in: dir)
-        let all = try broker.subscribe("#")
-        defer { all.stop() }
-        try await all.waitUntilSubscribed()
-        let d = try RunningDaemon(config: configFile, stateDirectory: dir.path + "/state", directory: dir.path)
-        defer { d.stop() }
-        _ = try #require(await d.waitFor("READY=1"), "no READY=1; stderr:\n\(d.stderr)")
+        let home = try await LiveHome.start { Self.config(port: $0) }
+        defer { home.stop() }
+        let (broker, dir, configFile, all, d) = (home.broker, home.dir, home.configFile, home.all, home.daemon)
 
         // Discovery: one device, availability on the status topic, documented keys only, templates that read
         // fields the live topics carry.
@@ -152,16 +145,11 @@ struct LiveStateTests {
     }
 
     @Test func awayShowsInCoverageTellsTheCircleOnceSurvivesARestartAndEndsByItself() async throws {
-        let broker = try TestBroker()
-        defer { broker.stop() }
-        let dir = try CLI.temporaryDirectory()
-        let configFile = try CLI.write(Self.config(port: broker.port), "c.json", in: dir)
-        let all = try broker.subscribe("#")
-        defer { all.stop() }
-        try await all.waitUntilSubscribed()
-        var d = try RunningDaemon(config: configFile, stateDirectory: dir.path + "/state", directory: dir.path)
+        let home = try await LiveHome.start { Self.config(port: $0) }
+        defer { home.stop() }
+        let (broker, dir, configFile, all) = (home.broker, home.dir, home.configFile, home.all)
+        var d = home.daemon
         defer { d.stop() }
-        _ = try #require(await d.waitFor("READY=1"), "no READY=1; stderr:\n\(d.stderr)")
 
         // The command: a date in her time zone, confirmed by the daemon's coverage.
         let r = try CLI.run(["away", "--config", configFile, "--until", "2099-12-24", "--reason", "holiday"], timeout: .seconds(20))
