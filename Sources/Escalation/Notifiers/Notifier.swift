@@ -150,7 +150,9 @@ extension Notifier {
                 return .delivered(receipt, attempts: attempt)
             } catch {
                 last = error
-                logger.notice("\(name): attempt \(attempt) for \(n.key) failed: \(error.message)")
+                // A contact address (a phone's topic, a Matrix room) is the member's: never in a log or the journal.
+                if n.address.count >= 3 { last.message = last.message.replacingAll(n.address, with: "<address>") }
+                logger.notice("\(name): attempt \(attempt) for \(n.key) failed: \(last.message)")
                 if !error.isRetryable { return .failed(error, attempts: attempt) }
             }
             if Task.isCancelled { break }
