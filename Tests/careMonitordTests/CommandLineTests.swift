@@ -37,6 +37,15 @@ enum CLI {
         return u
     }
 
+    /// Linda's config file for a test broker, with these sources (JSON, without the brackets).
+    static func brokerConfig(_ broker: TestBroker, sources: String, in dir: URL) throws -> String {
+        try write("""
+        {"person": {"id": "linda", "timezone": "Europe/London"},
+         "broker": {"host": "127.0.0.1", "port": \(broker.port)},
+         "sources": [\(sources)]}
+        """, "c.json", in: dir)
+    }
+
     static func write(_ text: String, _ name: String, in dir: URL) throws -> String {
         let p = dir.appendingPathComponent(name).path
         try text.write(toFile: p, atomically: true, encoding: .utf8)
@@ -200,11 +209,7 @@ struct CommandLineTests {
         let broker = try TestBroker()
         defer { broker.stop() }
         let dir = try CLI.temporaryDirectory()
-        let config = try CLI.write("""
-        {"person": {"id": "linda", "timezone": "Europe/London"},
-         "broker": {"host": "127.0.0.1", "port": \(broker.port)},
-         "sources": [{"preset": "zigbee2mqtt"}, {"topic": "wearable/+/accel", "format": "accel"}]}
-        """, "c.json", in: dir)
+        let config = try CLI.brokerConfig(broker, sources: #"{"preset": "zigbee2mqtt"}, {"topic": "wearable/+/accel", "format": "accel"}"#, in: dir)
         // Retained messages reach the recorder as soon as it subscribes: no race with its start.
         try broker.publish(topic: "zigbee2mqtt/front door", message: #"{"contact":false,"battery":97}"#, qos: 1, retain: true)
         try broker.publish(topic: "wearable/band1/accel", message: #"{"t0":1795392000,"hz":50,"x":[0.1,0.2,0.3],"y":[1,1,1],"z":[0,0,0]}"#, qos: 1, retain: true)
