@@ -19,6 +19,7 @@ enum CareMonitord {
 
     static let commands: [Command] = [
         Command(name: "ack", usage: AckCommand.usage, summary: "answer an incident (claim, decline, arrived, resolve, cancel) on its ack topic", run: AckCommand.run),
+        Command(name: "anonymise", usage: AnonymiseCommand.usage, summary: "rewrite captures' person, member and device names and shift their times by whole days, to share a recording", run: AnonymiseCommand.run),
         Command(name: "away", usage: AwayCommand.usage, summary: "she is away until a date: pause routine and inactivity alerts (falls, SOS, smoke, CO, leaks stay on); tells the circle once", run: AwayCommand.run),
         Command(name: "check-config", usage: CheckConfigCommand.usage, summary: "check a config file: every problem at once, as FILE:LINE:COL: field: what to fix; no side effects", run: CheckConfigCommand.run),
         Command(name: "demo", usage: DemoCommand.usage, summary: "start a private broker, publish a morning of real sensor payloads, print the decoded samples", run: DemoCommand.run),

@@ -93,4 +93,57 @@ struct ReplayToolsTests {
         let replayed = try CLI.run(["replay", "--config", config] + files)
         #expect(replayed.summary?["messages"] == 3, "\(replayed.stderr)")
     }
+
+    /// An event reduced to what anonymising must keep: type, local clock time, kind, state or action, tier.
+    static func shapes(_ stdout: String) -> [String] {
+        stdout.split(separator: "\n").compactMap { try? JSONParser.parse(String($0)) }.map { e in
+            let time = e["time"]?.stringValue.map { String($0.dropFirst(11)) } ?? ""
+            return [e["type"]?.stringValue, time, e["kind"]?.stringValue, e["state"]?.stringValue ?? e["action"]?.stringValue,
+                    e["tier"].map { "\($0)" }].map { $0 ?? "" }.joined(separator: " ")
+        }
+    }
+
+    /// A fall with the circle answering, and a week learned then a night-time door: anonymised with its config, the
+    /// capture holds none of the names or dates and replays to the same events at the same local times.
+    @Test(arguments: ["fall-no-answer-tier1", "front-door-at-3am", "away-on-holiday"])
+    func anonymisedCaptureKeepsNoNameOrDateAndReplaysToTheSameEvents(_ name: String) throws {
+        let dir = try CLI.temporaryDirectory()
+        let out = dir.appendingPathComponent("shared.ndjson").path, config = dir.appendingPathComponent("shared.json").path
+        let r = try CLI.run(["anonymise", "--config", Self.seed(name, "config.json"), "--out", out, "--config-out", config,
+                             Self.seed(name, "capture.ndjson")])
+        #expect(r.code == 0, "\(r.stderr)")
+        let text = try String(contentsOfFile: out, encoding: .utf8)
+        let configText = try String(contentsOfFile: config, encoding: .utf8)
+        for secret in ["linda", "Linda", "anna", "Anna", "\"ben\"", "Ben", "2026-", "202611", "hallway", "bathroom door",
+                       "phones/anna", "Leeds"] {
+            #expect(!text.contains(secret), "\(name): the capture still holds \(secret)")
+            #expect(!configText.contains(secret), "\(name): the config still holds \(secret)")
+        }
+        #expect(text.contains("\"tst\":\"2001-01-0"), "moved to the first week of 2001")
+        let original = try CLI.run(["replay", "--config", Self.seed(name, "config.json"), Self.seed(name, "capture.ndjson")])
+        let shared = try CLI.run(["replay", "--config", config, out])
+        #expect(shared.code == 0, "\(shared.stderr)")
+        #expect(!Self.shapes(original.stdout).isEmpty)
+        #expect(Self.shapes(shared.stdout) == Self.shapes(original.stdout))
+        #expect(shared.summary?["messages"] == original.summary?["messages"])
+    }
+
+    @Test func anonymiseNamesDevicesByTheWordsThatPlaceThem() throws {
+        let dir = try CLI.temporaryDirectory()
+        let capture = try CLI.write([
+            #"{"tst":"2026-07-01T08:00:00.000000Z+0000","topic":"zigbee2mqtt/Linda's bathroom PIR","qos":0,"retain":0,"payloadlen":18,"payload":"{\"occupancy\":true}"}"#,
+            #"{"tst":"2026-07-01T08:01:00.000000Z+0000","topic":"zigbee2mqtt/back door","qos":0,"retain":0,"payloadlen":17,"payload":"{\"contact\":false}"}"#,
+            #"{"tst":"2026-07-01T08:02:00.000000Z+0000","topic":"zigbee2mqtt/kettle plug","qos":0,"retain":0,"payloadlen":14,"payload":"{\"power\":2100}"}"#,
+            #"{"tst":"2026-07-01T08:03:00.000000Z+0000","topic":"zigbee2mqtt/Mum's fridge temp","qos":0,"retain":0,"payloadlen":19,"payload":"{\"temperature\":4.5}"}"#,
+        ].joined(separator: "\n") + "\n", "c.ndjson", in: dir)
+        let config = try CLI.write(#"{"person": {"id": "linda", "timezone": "Europe/London"}, "sources": [{"preset": "zigbee2mqtt"}]}"#, "c.json", in: dir)
+        let out = dir.appendingPathComponent("a.ndjson").path
+        let r = try CLI.run(["anonymise", "--config", config, "--out", out, "--shift-days", "-7", capture])
+        #expect(r.code == 0, "\(r.stderr)")
+        let topics = try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n").compactMap {
+            try JSONParser.parse(String($0))["topic"]?.stringValue
+        }
+        #expect(topics == ["zigbee2mqtt/bathroom-1", "zigbee2mqtt/entrance-2", "zigbee2mqtt/kettle-3", "zigbee2mqtt/fridge-4"])
+        #expect(try String(contentsOfFile: out, encoding: .utf8).contains("\"tst\":\"2026-06-24T08:00:00"))
+    }
 }
