@@ -31,6 +31,7 @@ enum CareMonitord {
         Command(name: "learn", usage: LearnCommand.usage, summary: "bootstrap a person's learned routine from recorded captures into the state directory; prints what was learned", run: LearnCommand.run),
         Command(name: "record", usage: RecordCommand.usage, summary: "record the configured sources' messages to a capture file", run: RecordCommand.run),
         Command(name: "replay", usage: ReplayCommand.usage, summary: "replay capture files through the pipeline (events on stdout, summary on stderr)", run: ReplayCommand.run),
+        Command(name: "report", usage: ReportCommand.usage, summary: "replay captures into one self-contained HTML page: room activity by hour, detections, incidents and response times per day", run: ReportCommand.run),
         Command(name: "run", usage: RunCommand.usage, summary: "the daemon: watch the sensors live, detect, escalate to the circle (systemd Type=notify service)", run: RunCommand.run),
         Command(name: "status", usage: StatusCommand.usage, summary: "what the running daemon says now: online, coverage, open incidents and who is going, routine", run: StatusCommand.run),
         Command(name: "test-alert", usage: TestAlertCommand.usage, summary: "send a member a marked test page and wait for their answer", run: TestAlertCommand.run),

@@ -58,7 +58,7 @@ enum AnonymiseCommand {
         var seen = Set<String>()
         var first = Double.infinity
         for bytes in files {
-            forEachLine(bytes) { line in
+            Replay.forEachLine(bytes) { line in
                 _ = reader.read(line) { l in
                     first = min(first, l.time)
                     if let d = routing.router.route(topic: String(decoding: l.topic, as: UTF8.self))?.device, seen.insert(d).inserted {
@@ -82,7 +82,7 @@ enum AnonymiseCommand {
         var lines = 0, malformed = 0
         for (i, bytes) in files.enumerated() {
             var number = 0
-            forEachLine(bytes) { line in
+            Replay.forEachLine(bytes) { line in
                 number += 1
                 let r = reader.read(line) { l in
                     anonymiser.line(time: l.time, topic: String(decoding: l.topic, as: UTF8.self), qos: l.qos, retain: l.retain,
@@ -116,21 +116,6 @@ enum AnonymiseCommand {
         summary["out"] = .string(out)
         printError(JSONWriter.serialize(.object(summary)))
         return lines == 0 ? ExitCode.dataError : ExitCode.ok
-    }
-
-    /// Calls `body` with each line of `bytes` (without its newline or a trailing CR); blank lines are passed too.
-    static func forEachLine(_ bytes: [UInt8], _ body: (UnsafeRawBufferPointer) -> Void) {
-        bytes.withUnsafeBytes { all in
-            var start = 0
-            while start < all.count {
-                var end = start
-                while end < all.count && all[end] != 0x0A { end += 1 }
-                var stop = end
-                if stop > start && all[stop - 1] == 0x0D { stop -= 1 }
-                if stop > start { body(UnsafeRawBufferPointer(rebasing: all[start..<stop])) }
-                start = end + 1
-            }
-        }
     }
 }
 

@@ -93,25 +93,8 @@ enum EvaluateCommand {
     /// The earliest and latest message times of the captures (within the window).
     static func captureSpan(_ files: [String], window: CaptureWindow = .all) throws(CommandError) -> (first: Double, last: Double) {
         var first = Double.infinity, last = -Double.infinity
-        let reader = CaptureLineReader()
-        for f in files {
-            guard let bytes = DurableFile.read(f) else {
-                throw CommandError(exitCode: ExitCode.noInput, message: "evaluate: cannot read capture \(f): \(String(cString: strerror(errno)))")
-            }
-            bytes.withUnsafeBytes { all in
-                var start = 0
-                while start < all.count {
-                    var end = start
-                    while end < all.count && all[end] != 0x0A { end += 1 }
-                    if end > start {
-                        _ = reader.read(UnsafeRawBufferPointer(rebasing: all[start..<end])) { line in
-                            guard window.contains(line.time) else { return }
-                            first = min(first, line.time); last = max(last, line.time)
-                        }
-                    }
-                    start = end + 1
-                }
-            }
+        try Replay.forEachCaptureLine(files, command: "evaluate", window: window) { line in
+            first = min(first, line.time); last = max(last, line.time)
         }
         return (first, last)
     }

@@ -201,6 +201,36 @@ enum Replay {
         return w
     }
 
+    /// Calls `body` with each line of `bytes` (without its newline or a trailing CR); blank lines are passed too.
+    static func forEachLine(_ bytes: [UInt8], _ body: (UnsafeRawBufferPointer) -> Void) {
+        bytes.withUnsafeBytes { all in
+            var start = 0
+            while start < all.count {
+                var end = start
+                while end < all.count && all[end] != 0x0A { end += 1 }
+                var stop = end
+                if stop > start && all[stop - 1] == 0x0D { stop -= 1 }
+                if stop > start { body(UnsafeRawBufferPointer(rebasing: all[start..<stop])) }
+                start = end + 1
+            }
+        }
+    }
+
+    /// Every capture line of `files` within `window`, in order; lines that are not capture lines are skipped (replay
+    /// reports them).
+    static func forEachCaptureLine(_ files: [String], command: String, window: CaptureWindow = .all,
+                                   _ body: (CaptureLineReader.Line) -> Void) throws(CommandError) {
+        let reader = CaptureLineReader()
+        for f in files {
+            guard let bytes = DurableFile.read(f) else {
+                throw CommandError(exitCode: ExitCode.noInput, message: "\(command): cannot read capture \(f): \(String(cString: strerror(errno)))")
+            }
+            forEachLine(bytes) { line in
+                _ = reader.read(line) { l in if window.contains(l.time) { body(l) } }
+            }
+        }
+    }
+
     static func ensureDirectory(_ path: String) throws(CommandError) {
         var st = stat()
         if stat(path, &st) == 0 {
