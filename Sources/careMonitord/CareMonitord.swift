@@ -19,6 +19,7 @@ enum CareMonitord {
 
     static let commands: [Command] = [
         Command(name: "ack", usage: AckCommand.usage, summary: "answer an incident (claim, decline, arrived, resolve, cancel) on its ack topic", run: AckCommand.run),
+        Command(name: "anonymise", usage: AnonymiseCommand.usage, summary: "rewrite captures' person, member and device names and shift their times by whole days, to share a recording", run: AnonymiseCommand.run),
         Command(name: "away", usage: AwayCommand.usage, summary: "she is away until a date: pause routine and inactivity alerts (falls, SOS, smoke, CO, leaks stay on); tells the circle once", run: AwayCommand.run),
         Command(name: "check-config", usage: CheckConfigCommand.usage, summary: "check a config file: every problem at once, as FILE:LINE:COL: field: what to fix; no side effects", run: CheckConfigCommand.run),
         Command(name: "demo", usage: DemoCommand.usage, summary: "start a private broker, publish a morning of real sensor payloads, print the decoded samples", run: DemoCommand.run),
@@ -30,6 +31,7 @@ enum CareMonitord {
         Command(name: "learn", usage: LearnCommand.usage, summary: "bootstrap a person's learned routine from recorded captures into the state directory; prints what was learned", run: LearnCommand.run),
         Command(name: "record", usage: RecordCommand.usage, summary: "record the configured sources' messages to a capture file", run: RecordCommand.run),
         Command(name: "replay", usage: ReplayCommand.usage, summary: "replay capture files through the pipeline (events on stdout, summary on stderr)", run: ReplayCommand.run),
+        Command(name: "report", usage: ReportCommand.usage, summary: "replay captures into one self-contained HTML page: room activity by hour, detections, incidents and response times per day", run: ReportCommand.run),
         Command(name: "run", usage: RunCommand.usage, summary: "the daemon: watch the sensors live, detect, escalate to the circle (systemd Type=notify service)", run: RunCommand.run),
         Command(name: "status", usage: StatusCommand.usage, summary: "what the running daemon says now: online, coverage, open incidents and who is going, routine", run: StatusCommand.run),
         Command(name: "test-alert", usage: TestAlertCommand.usage, summary: "send a member a marked test page and wait for their answer", run: TestAlertCommand.run),

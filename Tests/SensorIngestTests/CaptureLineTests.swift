@@ -1,5 +1,8 @@
 import CareSupport
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 @testable import SensorIngest
 
 @Suite("Capture lines")
@@ -128,5 +131,50 @@ struct AccelFastPathTests {
     @Test func skipsUnknownKeysOfAnyShape() throws {
         let r = try #require(scan(#"{"device":{"id":"band1","fw":[1,"a]"]},"t0":1,"hz":100,"x":[1],"y":[2],"z":[3],"note":"x\"y"}"#))
         #expect(r.1 == [1] && r.2 == [2] && r.3 == [3])
+    }
+
+    @Test func progressLineSaysHowFarHowManyHowFastAndHowLongIsLeft() {
+        let text = ReplayProgress.line(label: "learn", fraction: 0.25, messages: 5000, file: (2, 3), elapsed: 10)
+        #expect(text == "learn: 25% (file 2/3), 5000 messages, 500 msg/s, 0:30 left")
+    }
+
+    static func scratch() -> String {
+        var template = Array("/tmp/cm-rotate-XXXXXX".utf8CString)
+        return String(cString: mkdtemp(&template)!)
+    }
+
+    /// London is UTC+1 in summer: midnight there is 23:00 UTC, and the names are in her local time.
+    @Test func dailyRotationStartsAFileAtTheLocalMidnightNamedAfterItsFirstMessage() throws {
+        let dir = Self.scratch()
+        let w = try CaptureWriter(path: dir + "/home.ndjson", rotation: CaptureRotation(dailyZone: "Europe/London"))
+        let t0 = try #require(Timestamp.parse("2026-07-01T22:30:00Z"))
+        for (i, dt) in [0.0, 1200, 1900, 3000].enumerated() {
+            try w.append(time: t0 + dt, topic: "zigbee2mqtt/hall motion", qos: 0, retain: false, payload: Array("{\"n\":\(i)}".utf8))
+        }
+        try w.close()
+        #expect(w.files == [dir + "/home-20260701-233000.ndjson", dir + "/home-20260702-000140.ndjson"])
+        let lines = try w.files.map { f in DurableFile.read(f).map { String(decoding: $0, as: UTF8.self).split(separator: "\n").count } }
+        #expect(lines == [2, 2])
+    }
+
+    @Test func sizeRotationNeverLetsAFileGrowPastItsLimit() throws {
+        let dir = Self.scratch()
+        let w = try CaptureWriter(path: dir + "/rec.ndjson", rotation: CaptureRotation(maximumBytes: 1024))
+        let payload = Array(String(repeating: "x", count: 300).utf8)
+        for i in 0..<10 {
+            try w.append(time: 1_795_392_000 + Double(i), topic: "t/\(i)", qos: 1, retain: false, payload: payload)
+        }
+        try w.close()
+        let lineBytes = CaptureLineReader.format(time: 1_795_392_000, topic: "t/0", qos: 1, retain: false, payload: payload).utf8.count + 1
+        let perFile = 1024 / lineBytes
+        #expect(w.files.count == (10 + perFile - 1) / perFile, "\(w.files)")
+        #expect(w.files.first == dir + "/rec-20261123-000000.ndjson")
+        var total = 0
+        for f in w.files {
+            let bytes = try #require(DurableFile.read(f))
+            #expect(bytes.count <= 1024)
+            total += bytes.split(separator: 0x0A).count
+        }
+        #expect(total == 10)
     }
 }

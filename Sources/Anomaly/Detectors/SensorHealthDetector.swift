@@ -177,7 +177,8 @@ public final class SensorHealthDetector: Detector {
         activity.reserveCapacity(32)
     }
 
-    static func isEvent(_ kind: SignalKind) -> Bool {
+    /// Kinds a device sends when something happens (not a measurement or a heartbeat): the report counts them as activity.
+    public static func isEvent(_ kind: SignalKind) -> Bool {
         switch kind {
         case .motion, .contact, .button, .sos, .fall, .waterLeak, .smoke, .carbonMonoxide, .applianceOn, .region,
              .vibration, .tamper, .state, .availability: true

@@ -28,7 +28,7 @@ public struct RoomClassifier: Sendable {
     public init(overrides: [String: Room] = [:]) { self.overrides = overrides }
 
     /// The words of a device name, lower-cased.
-    static func words(_ name: String) -> [String] {
+    public static func words(_ name: String) -> [String] {
         var out: [String] = []
         var cur = ""
         var prevLower = false

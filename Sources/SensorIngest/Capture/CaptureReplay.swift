@@ -108,9 +108,11 @@ public struct ReplaySummary: Sendable {
 }
 
 /// Feeds capture files through a pipeline: the same decoders, ring and consumer as the live daemon, with time
-/// taken from each line's `tst` (as fast as possible, or paced at `speed` × real time).
+/// taken from each line's `tst` (as fast as possible, or paced at `speed` × real time). Or hands each line to
+/// `publish` instead (`replay --into` sends them to a broker).
 public struct CaptureReplay {
-    public var pipeline: IngestPipeline
+    public let pipeline: IngestPipeline?
+    let publish: ((CaptureLineReader.Line) -> Void)?
     /// nil = as fast as possible; N = N × real time.
     public var speed: Double?
     public var showProgress: Bool
@@ -119,10 +121,22 @@ public struct CaptureReplay {
     /// Offered every message first (topic, payload, time); returning true takes it out of the pipeline (replay's
     /// escalation takes the ack topic this way).
     public var divert: ((UnsafeRawBufferPointer, UnsafeRawBufferPointer, Double) -> Bool)?
+    /// Only messages whose time is in this window are replayed (`--from`/`--to`); the others are skipped, not counted.
+    public var window: CaptureWindow = .all
+    /// Where progress goes (`showProgress`); a command names itself in it.
+    public var progressLabel = "replay"
 
     public init(pipeline: IngestPipeline, speed: Double? = nil, showProgress: Bool = false,
                 onMalformed: @escaping (String, Int, String) -> Void) {
         self.pipeline = pipeline; self.speed = speed; self.showProgress = showProgress; self.onMalformed = onMalformed
+        publish = nil
+    }
+
+    /// Hands every line in the window to `publish` (on the calling thread), paced as `speed` says.
+    public init(publish: @escaping (CaptureLineReader.Line) -> Void, speed: Double? = nil, showProgress: Bool = false,
+                onMalformed: @escaping (String, Int, String) -> Void) {
+        pipeline = nil; self.publish = publish
+        self.speed = speed; self.showProgress = showProgress; self.onMalformed = onMalformed
     }
 
     public static func monotonicSeconds() -> Double {
@@ -131,9 +145,14 @@ public struct CaptureReplay {
         return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
 
-    /// Replays `files` in order, then calls `pipeline.finish()`. Returns the number of malformed lines.
+    /// Replays `files` in order, then calls `pipeline.finish()`. Returns the number of malformed lines (`fed`: how
+    /// many messages were in the window).
     /// All files are opened first, so a missing one fails before anything is replayed.
     public func feed(files: [String]) throws(CaptureError) -> Int {
+        try feedCounting(files: files).malformed
+    }
+
+    public func feedCounting(files: [String]) throws(CaptureError) -> (malformed: Int, fed: Int) {
         var mapped: [MappedFile] = []
         for f in files { mapped.append(try MappedFile(path: f)) }
         let reader = CaptureLineReader()
@@ -143,9 +162,10 @@ public struct CaptureReplay {
         var readerBase = 0   // bytes of the files before this one (the prefaulter's measure of progress)
         let totalBytes = mapped.reduce(0) { $0 + $1.bytes.count }
         var doneBytes = 0
-        var lastProgress = Self.monotonicSeconds()
         var firstCaptureTime: Double?
         let wallStart = Self.monotonicSeconds()
+        var progress = ReplayProgress(label: progressLabel, start: wallStart)
+        var fed = 0
         for (fileIndex, file) in mapped.enumerated() {
             let bytes = file.bytes
             guard let base = bytes.baseAddress else { continue }
@@ -164,6 +184,7 @@ public struct CaptureReplay {
                 // A final newline does not start another line.
                 if line.count == 0 && end == bytes.count { break }
                 let result = reader.read(line) { l -> Void in
+                    guard window.contains(l.time) else { return }
                     if let speed {
                         let first = firstCaptureTime ?? l.time
                         firstCaptureTime = first
@@ -171,30 +192,70 @@ public struct CaptureReplay {
                         let now = Self.monotonicSeconds()
                         if due > now { usleep(UInt32(min((due - now) * 1e6, 60e6))) }
                     }
+                    fed += 1
+                    if let publish { publish(l); return }
                     if let divert, divert(l.topic, l.payload, l.time) { return }
-                    pipeline.ingest(topic: l.topic, payload: l.payload, arrival: l.time)
+                    pipeline?.ingest(topic: l.topic, payload: l.payload, arrival: l.time)
                 }
                 if case .failure(let problem) = result {
                     malformed += 1
                     onMalformed(file.path, lineNumber, problem.description)
                 }
-                if showProgress && lineNumber & 1023 == 0 {
-                    let now = Self.monotonicSeconds()
-                    if now - lastProgress >= 0.5 {
-                        lastProgress = now
-                        let pct = totalBytes > 0 ? Double(doneBytes + offset) * 100 / Double(totalBytes) : 100
-                        let c = pipeline.counts
-                        let text = "\rreplay: \(Int(pct))% (file \(fileIndex + 1)/\(mapped.count)) \(c.messages) messages, \(c.samples) samples"
-                        FileOutput.standardError.write(text); FileOutput.standardError.flush()
-                    }
+                if showProgress && (speed != nil || lineNumber & 255 == 0) {
+                    let fraction = totalBytes > 0 ? Double(doneBytes + offset) / Double(totalBytes) : 1
+                    progress.show(fraction: fraction, messages: fed,
+                                  file: mapped.count > 1 ? (fileIndex + 1, mapped.count) : nil, now: Self.monotonicSeconds())
                 }
             }
             doneBytes += bytes.count
             readerBase += bytes.count
         }
-        if showProgress { FileOutput.standardError.write("\r\u{1B}[K"); FileOutput.standardError.flush() }
-        pipeline.finish()
-        return malformed
+        if showProgress { progress.clear() }
+        pipeline?.finish()
+        return (malformed, fed)
+    }
+}
+
+/// The part of a capture to replay: messages at or after `from` and before `to` (epoch seconds).
+public struct CaptureWindow: Sendable, Equatable {
+    public var from: Double
+    public var to: Double
+    public static let all = CaptureWindow(from: -.infinity, to: .infinity)
+    public init(from: Double, to: Double) { self.from = from; self.to = to }
+    @inlinable public func contains(_ t: Double) -> Bool { t >= from && t < to }
+}
+
+/// A progress line on stderr, redrawn in place at most twice a second: how far, how many messages, how fast and how
+/// long is left (from the bytes read so far). Only for a terminal: the caller decides.
+public struct ReplayProgress {
+    public var label: String
+    let start: Double
+    var last = -Double.infinity
+
+    public init(label: String, start: Double) { self.label = label; self.start = start }
+
+    /// `now`: monotonic seconds. Draws nothing within half a second of the last line.
+    public mutating func show(fraction: Double, messages: Int, file: (Int, Int)? = nil, now: Double) {
+        guard now - last >= 0.5 else { return }
+        last = now
+        let text = Self.line(label: label, fraction: fraction, messages: messages, file: file, elapsed: now - start)
+        FileOutput.standardError.write("\r" + text + "\u{1B}[K"); FileOutput.standardError.flush()
+    }
+
+    public func clear() { FileOutput.standardError.write("\r\u{1B}[K"); FileOutput.standardError.flush() }
+
+    /// `replay: 42% (file 1/3), 120000 messages, 35000 msg/s, 0:07 left`.
+    public static func line(label: String, fraction: Double, messages: Int, file: (Int, Int)?, elapsed: Double) -> String {
+        let f = min(max(fraction, 0), 1)
+        var text = "\(label): \(Int(f * 100))%"
+        if let (i, n) = file { text += " (file \(i)/\(n))" }
+        text += ", \(messages) messages"
+        if elapsed > 0 { text += ", \(Int((Double(messages) / elapsed).rounded())) msg/s" }
+        if f > 0.001 && elapsed > 0 {
+            let left = Int((elapsed * (1 - f) / f).rounded())
+            text += ", \(left / 60):\(left % 60 < 10 ? "0" : "")\(left % 60) left"
+        }
+        return text
     }
 }
 
@@ -248,26 +309,89 @@ final class Prefaulter: @unchecked Sendable {
     }
 }
 
+/// When a recording starts a new file: past a size, or at the person's local midnight.
+public struct CaptureRotation: Sendable {
+    /// A file is closed before a line would take it past this many bytes (a longer line gets a file of its own).
+    public var maximumBytes: Int?
+    /// The zone whose midnight starts a new file.
+    public var dailyZone: String?
+    public init(maximumBytes: Int? = nil, dailyZone: String? = nil) { self.maximumBytes = maximumBytes; self.dailyZone = dailyZone }
+    public var isOn: Bool { maximumBytes != nil || dailyZone != nil }
+}
+
 /// Appends capture lines (`mosquitto_sub -F %j` shape) to a file, flushing at least once a second so that a
 /// killed recorder loses at most a second.
+///
+/// With a rotation, `path` is a base: each file is `STEM-YYYYMMDD-HHMMSS.EXT` after the local time (in the
+/// rotation's zone, else UTC) of its first message (`-2`, `-3`… if that name is taken), so that name order is time
+/// order and `replay DIR/STEM-*.EXT` reads them in turn. A file is opened at its first message.
 public final class CaptureWriter: @unchecked Sendable {
     // @unchecked Sendable: written from the MQTT callback thread only; `close` after the client stopped.
-    private let fd: Int32
+    private var fd: Int32 = -1
     private var buffer: [UInt8] = []
     private var lastFlush = CaptureReplay.monotonicSeconds()
     public private(set) var lines = 0
     public let path: String
+    public let rotation: CaptureRotation
+    private let localTime: LocalTime?
+    /// Every file written, in order (the current one last).
+    public private(set) var files: [String] = []
+    private var fileBytes = 0
+    private var fileDay = Int.min
 
-    public init(path: String) throws(CaptureError) {
+    public init(path: String, rotation: CaptureRotation = CaptureRotation()) throws(CaptureError) {
         self.path = path
-        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
-        guard fd >= 0 else { throw CaptureError.cannotWrite(path: path, reason: String(cString: strerror(errno))) }
+        self.rotation = rotation
+        if let zone = rotation.dailyZone {
+            guard let l = LocalTime(identifier: zone) else { throw CaptureError.cannotWrite(path: path, reason: "unknown time zone \(zone)") }
+            localTime = l
+        } else {
+            localTime = nil
+        }
         buffer.reserveCapacity(1 << 16)
+        if !rotation.isOn { try open(path) }
+    }
+
+    private func open(_ name: String) throws(CaptureError) {
+        fd = Glibc.open(name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
+        guard fd >= 0 else { throw CaptureError.cannotWrite(path: name, reason: String(cString: strerror(errno))) }
+        files.append(name)
+        fileBytes = 0
+    }
+
+    /// The name of a rotated file whose first message is at `time`.
+    func rotatedName(at time: Double) -> String {
+        let slash = path.lastIndex(of: "/").map { path.index(after: $0) } ?? path.startIndex
+        let dot = path[slash...].lastIndex(of: ".") ?? path.endIndex
+        let stem = String(path[..<dot]), ext = String(path[dot...])
+        let local = time + Double(localTime?.offset(at: time) ?? 0)
+        let day = Int((local / 86_400).rounded(.down))
+        let (y, m, d) = Timestamp.civilFromDays(day)
+        let sod = Int(local - Double(day) * 86_400)
+        let stamp = "\(Timestamp.pad(y, 4))\(Timestamp.pad(m, 2))\(Timestamp.pad(d, 2))-"
+            + "\(Timestamp.pad(sod / 3600, 2))\(Timestamp.pad(sod / 60 % 60, 2))\(Timestamp.pad(sod % 60, 2))"
+        var name = "\(stem)-\(stamp)\(ext)"
+        var n = 1
+        while files.contains(name) || access(name, F_OK) == 0 {
+            n += 1
+            name = "\(stem)-\(stamp)-\(n)\(ext)"
+        }
+        return name
     }
 
     public func append(time: Double, topic: String, qos: Int, retain: Bool, payload: [UInt8]) throws(CaptureError) {
-        buffer.append(contentsOf: CaptureLineReader.format(time: time, topic: topic, qos: qos, retain: retain, payload: payload).utf8)
-        buffer.append(0x0A)
+        let line = Array(CaptureLineReader.format(time: time, topic: topic, qos: qos, retain: retain, payload: payload).utf8) + [0x0A]
+        if rotation.isOn {
+            let day = localTime?.dayNumber(at: time) ?? Int.min
+            let full = rotation.maximumBytes.map { fileBytes > 0 && fileBytes + line.count > $0 } ?? false
+            if fd < 0 || full || (localTime != nil && day != fileDay) {
+                try closeFile()
+                try open(rotatedName(at: time))
+                fileDay = day
+            }
+        }
+        buffer.append(contentsOf: line)
+        fileBytes += line.count
         lines += 1
         let now = CaptureReplay.monotonicSeconds()
         if buffer.count >= 1 << 16 || now - lastFlush >= 1 { try flush() }
@@ -280,16 +404,20 @@ public final class CaptureWriter: @unchecked Sendable {
             let n = buffer.withUnsafeBytes { write(fd, $0.baseAddress! + off, $0.count - off) }
             if n < 0 {
                 if errno == EINTR { continue }
-                throw CaptureError.cannotWrite(path: path, reason: String(cString: strerror(errno)))
+                throw CaptureError.cannotWrite(path: files.last ?? path, reason: String(cString: strerror(errno)))
             }
             off += n
         }
         buffer.removeAll(keepingCapacity: true)
     }
 
-    public func close() throws(CaptureError) {
+    private func closeFile() throws(CaptureError) {
+        guard fd >= 0 else { return }
         try flush()
         _ = fsync(fd)
         _ = Glibc.close(fd)
+        fd = -1
     }
+
+    public func close() throws(CaptureError) { try closeFile() }
 }

@@ -7,7 +7,7 @@ import Glibc
 #endif
 
 /// `careMonitord evaluate --config FILE --labels LABELS.ndjson [--state-dir DIR] [--tolerance SECONDS]
-/// [--format both|json|table] CAPTURE…`: replays the captures through the config's detectors (as `replay` does,
+/// [--format both|json|table] [--from TIME] [--to TIME] CAPTURE…`: replays the captures through the config's detectors (as `replay` does,
 /// with a fresh temporary state directory unless `--state-dir` is given) and scores the `raised` detections against
 /// labelled events.
 ///
@@ -32,10 +32,10 @@ import Glibc
 /// Output: the JSON report on stdout and a table on stderr (`--format both`, the default); `json` or `table` print
 /// only that, on stdout. Exit 0 whatever the score (a score is a figure, not a failure).
 enum EvaluateCommand {
-    static let usage = "careMonitord evaluate --config FILE --labels LABELS.ndjson [--state-dir DIR] [--tolerance SECONDS] [--format both|json|table] CAPTURE…"
+    static let usage = "careMonitord evaluate --config FILE --labels LABELS.ndjson [--state-dir DIR] [--tolerance SECONDS] [--format both|json|table] [--from TIME] [--to TIME] CAPTURE…"
 
     static func run(_ args: ArraySlice<String>) throws(CommandError) -> Int32 {
-        let a = try Arguments(command: "evaluate", args, valued: ["config", "labels", "state-dir", "tolerance", "format"])
+        let a = try Arguments(command: "evaluate", args, valued: Set(["config", "labels", "state-dir", "tolerance", "format"]).union(Replay.windowOptions))
         let config = try loadConfiguration(try a.required("config"))
         let labelsPath = try a.required("labels")
         guard !a.positional.isEmpty else {
@@ -53,7 +53,8 @@ enum EvaluateCommand {
             throw CommandError(exitCode: ExitCode.usage, message: "evaluate: --format must be both, json or table, not \"\(format)\"")
         }
         let labels = try EvaluationLabels.load(labelsPath)
-        let span = try captureSpan(a.positional)
+        let window = try Replay.window(a, config: config)
+        let span = try captureSpan(a.positional, window: window)
 
         // A fresh state directory unless one is given: a score must not depend on what an earlier run learned.
         var temporary: String?
@@ -67,7 +68,7 @@ enum EvaluateCommand {
         defer { if let t = temporary { ScratchDirectory.remove(t) } }
         let collected = DetectionCollector()
         let trace = QuietTrace()
-        let result = try Replay.run(config: config, files: a.positional, stateDirectory: stateDirectory, progress: false, onDetection: { d in
+        let result = try Replay.run(config: config, files: a.positional, stateDirectory: stateDirectory, window: window, command: "evaluate", onDetection: { d in
             collected.append(d)
         }, quietTrace: trace)
         let report = Evaluation.score(labels: labels, detections: collected.detections, first: span.first, last: span.last,
@@ -89,27 +90,11 @@ enum EvaluateCommand {
         return ExitCode.ok
     }
 
-    /// The earliest and latest message times of the captures.
-    static func captureSpan(_ files: [String]) throws(CommandError) -> (first: Double, last: Double) {
+    /// The earliest and latest message times of the captures (within the window).
+    static func captureSpan(_ files: [String], window: CaptureWindow = .all) throws(CommandError) -> (first: Double, last: Double) {
         var first = Double.infinity, last = -Double.infinity
-        let reader = CaptureLineReader()
-        for f in files {
-            guard let bytes = DurableFile.read(f) else {
-                throw CommandError(exitCode: ExitCode.noInput, message: "evaluate: cannot read capture \(f): \(String(cString: strerror(errno)))")
-            }
-            bytes.withUnsafeBytes { all in
-                var start = 0
-                while start < all.count {
-                    var end = start
-                    while end < all.count && all[end] != 0x0A { end += 1 }
-                    if end > start {
-                        _ = reader.read(UnsafeRawBufferPointer(rebasing: all[start..<end])) { line in
-                            first = min(first, line.time); last = max(last, line.time)
-                        }
-                    }
-                    start = end + 1
-                }
-            }
+        try Replay.forEachCaptureLine(files, command: "evaluate", window: window) { line in
+            first = min(first, line.time); last = max(last, line.time)
         }
         return (first, last)
     }

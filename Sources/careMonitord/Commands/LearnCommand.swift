@@ -1,23 +1,24 @@
 import Anomaly
 import CareSupport
 
-/// `careMonitord learn --config FILE --state-dir DIR CAPTURE…`: bootstraps a person's learned routine from recorded
+/// `careMonitord learn --config FILE --state-dir DIR [--from TIME] [--to TIME] CAPTURE…`: bootstraps a person's learned routine from recorded
 /// history, so that a new install need not wait through the learning days. Replays the captures through the same
 /// pipeline and detectors as `replay` (detections are discarded), keeps the learned state in
 /// `DIR/<person>/learned.json` (continuing from what is already there), and prints on stdout a readable JSON summary
 /// of what was learned: days, wake-up and night, and the limits each routine rule applies at every hour.
 enum LearnCommand {
-    static let usage = "careMonitord learn --config FILE --state-dir DIR CAPTURE…"
+    static let usage = "careMonitord learn --config FILE --state-dir DIR [--from TIME] [--to TIME] CAPTURE…"
 
     static func run(_ args: ArraySlice<String>) throws(CommandError) -> Int32 {
-        let a = try Arguments(command: "learn", args, valued: ["config", "state-dir"])
+        let a = try Arguments(command: "learn", args, valued: Set(["config", "state-dir"]).union(Replay.windowOptions))
         let config = try loadConfiguration(try a.required("config"))
         let stateDirectory = try a.required("state-dir")
         guard !a.positional.isEmpty else {
             throw CommandError(exitCode: ExitCode.usage, message: "learn: no capture file given\nusage: \(usage)")
         }
         let suppressed = DetectionTally()
-        _ = try Replay.run(config: config, files: a.positional, stateDirectory: stateDirectory, onDetection: { d in
+        _ = try Replay.run(config: config, files: a.positional, stateDirectory: stateDirectory,
+                           window: try Replay.window(a, config: config), command: "learn", onDetection: { d in
             if d.state == .raised { suppressed.add(d.kind.rawValue) }
         })
 

@@ -6,14 +6,16 @@ import Synchronization
 import Glibc
 #endif
 
-/// `careMonitord record --config FILE --out CAPTURE [--duration S]`: subscribes to the configured sources and
-/// writes every message as a capture line (the shape `mosquitto_sub -F %j` prints), until the duration is over or
-/// SIGINT/SIGTERM. Replay reads what it writes.
+/// `careMonitord record --config FILE --out CAPTURE [--duration S] [--rotate-size BYTES] [--rotate-daily]`:
+/// subscribes to the configured sources and writes every message as a capture line (the shape `mosquitto_sub -F %j`
+/// prints), until the duration is over or SIGINT/SIGTERM. Replay reads what it writes. With a rotation, CAPTURE is a
+/// base name and the files are `STEM-YYYYMMDD-HHMMSS.EXT` after their first message in the person's local time
+/// (`CaptureWriter`): a new one before a line would take a file past BYTES, and at her local midnight.
 enum RecordCommand {
-    static let usage = "careMonitord record --config FILE --out CAPTURE [--duration SECONDS]"
+    static let usage = "careMonitord record --config FILE --out CAPTURE [--duration SECONDS] [--rotate-size BYTES] [--rotate-daily]"
 
     static func run(_ args: ArraySlice<String>) throws(CommandError) -> Int32 {
-        let a = try Arguments(command: "record", args, valued: ["config", "out", "duration"])
+        let a = try Arguments(command: "record", args, valued: ["config", "out", "duration", "rotate-size"], flags: ["rotate-daily"])
         let config = try loadConfiguration(try a.required("config"))
         let out = try a.required("out")
         var duration: Double?
@@ -23,9 +25,16 @@ enum RecordCommand {
             }
             duration = v
         }
+        var rotation = CaptureRotation(dailyZone: a.flag("rotate-daily") ? config.person.timezone : nil)
+        if let r = a.value("rotate-size") {
+            guard let v = Int(r), v >= 1024 else {
+                throw CommandError(exitCode: ExitCode.usage, message: "record: --rotate-size must be a number of bytes of at least 1024, not \"\(r)\"")
+            }
+            rotation.maximumBytes = v
+        }
         let routing = try makeRouting(config)
         let writer: CaptureWriter
-        do { writer = try CaptureWriter(path: out) } catch {
+        do { writer = try CaptureWriter(path: out, rotation: rotation) } catch {
             throw CommandError(exitCode: ExitCode.ioError, message: "record: \(error)")
         }
         StopSignals.block()
@@ -75,6 +84,7 @@ enum RecordCommand {
         var summary = JSONObject()
         summary["recorded"] = .number(Double(writer.lines))
         summary["file"] = .string(out)
+        if rotation.isOn { summary["files"] = .array(writer.files.map { .string($0) }) }
         summary["seconds"] = .number(JSONNumber((clock.monotonicNow().seconds(since: start) * 1000).rounded() / 1000))
         if let s = stoppedBy { summary["stoppedBy"] = .string(s == SIGINT ? "SIGINT" : "SIGTERM") }
         printError(JSONWriter.serialize(.object(summary)))
