@@ -108,6 +108,30 @@ struct CircleCommandTests {
         let state = dir.appendingPathComponent("state").path
         try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
         let configPath = try CLI.write(circleConfig(port: 1883), "c.json", in: dir)
+        let id = try await Self.journalOneAnsweredFall(config: configPath, state: state)
+        let r = try CLI.run(["incidents", "--config", configPath, "--state-dir", state, "--json"])
+        #expect(r.code == 0, "\(r.stderr)")
+        let report = try #require(try JSONParser.parse(String(r.stdout.split(separator: "\n").first ?? "")).objectValue)
+        #expect(report["incident"] == .string(id))
+        #expect(report["state"] == "resolved")
+        #expect(report["firstAckSeconds"] == 30)
+        #expect(report["answeredWithinTarget"] == true)
+        #expect(report["arrivalSeconds"] == 1290)
+        #expect(report["attendedWithinTarget"] == true)
+        let d = try CLI.run(["disclosures", "--config", configPath, "--state-dir", state])
+        #expect(d.code == 0)
+        #expect(d.stdout.contains("to Anna (anna) by phones"))
+        #expect(d.stdout.contains("to you by tv"))
+        let f = try CLI.run(["forget", "--config", configPath, "--state-dir", state, "--before", "2030-01-01"])
+        #expect(f.code == 0, "\(f.stderr)")
+        let after = try CLI.run(["incidents", "--config", configPath, "--state-dir", state, "--json"])
+        #expect(after.stdout.isEmpty, "forgotten incidents still listed: \(after.stdout)")
+    }
+
+    /// A fall at Linda's journaled by an engine: Anna paged at +60 s, claims 30 s later (ETA 20), arrives at +21.5 min
+    /// and resolves 10 min after. Returns the incident id.
+    @discardableResult
+    static func journalOneAnsweredFall(config configPath: String, state: String) async throws -> String {
         let root = try JSONParser.parse(String(contentsOfFile: configPath, encoding: .utf8))
         var own = JSONObject()
         for k in ["person", "circle", "policies", "notifiers"] { own[k] = root[k] }
@@ -133,22 +157,6 @@ struct CircleCommandTests {
         clock.advance(by: 600); await engine.receive(Ack(incident: id, member: "anna", action: .resolve))
         await engine.waitForDeliveries()
 
-        let r = try CLI.run(["incidents", "--config", configPath, "--state-dir", state, "--json"])
-        #expect(r.code == 0, "\(r.stderr)")
-        let report = try #require(try JSONParser.parse(String(r.stdout.split(separator: "\n").first ?? "")).objectValue)
-        #expect(report["incident"] == .string(id))
-        #expect(report["state"] == "resolved")
-        #expect(report["firstAckSeconds"] == 30)
-        #expect(report["answeredWithinTarget"] == true)
-        #expect(report["arrivalSeconds"] == 1290)
-        #expect(report["attendedWithinTarget"] == true)
-        let d = try CLI.run(["disclosures", "--config", configPath, "--state-dir", state])
-        #expect(d.code == 0)
-        #expect(d.stdout.contains("to Anna (anna) by phones"))
-        #expect(d.stdout.contains("to you by tv"))
-        let f = try CLI.run(["forget", "--config", configPath, "--state-dir", state, "--before", "2030-01-01"])
-        #expect(f.code == 0, "\(f.stderr)")
-        let after = try CLI.run(["incidents", "--config", configPath, "--state-dir", state, "--json"])
-        #expect(after.stdout.isEmpty, "forgotten incidents still listed: \(after.stdout)")
+        return id
     }
 }

@@ -48,6 +48,7 @@ struct ReportTests {
                 "console: \(log.filter { $0.contains("CONSOLE") })")
         let page = dom.standardOutput.text
         for part in ["<section class=\"day\"", "Monday 23 November 2026", "<svg class=\"timeline\"", "class=\"activity\"",
+                     "<svg class=\"acceleration\"", "Learned routine", "First activity",
                      "class=\"detection-mark\"", "<div class=\"incident\"", "resolved by ben", "answered: claim",
                      "notified (tier 2)", "first answer 7 min", "missed target", "arrived 13 min", "within target"] {
             #expect(page.contains(part), "the rendered page has no \(part)")
@@ -58,5 +59,19 @@ struct ReportTests {
         let s = try ChildProcess.run(executable: browser, arguments: common + ["--screenshot=\(shot)", "--window-size=1150,1400", "file://\(path)"],
                                      outputLimit: 1 << 22, timeout: .seconds(60))
         #expect(s.status == .exited(0) && FileManager.default.fileExists(atPath: shot), "\(s.standardError.text.suffix(1000))")
+    }
+
+    /// With `--state-dir` the incidents are a running daemon's, from its journal; no capture is needed.
+    @Test func reportOfADaemonsJournalShowsItsIncidentsAndResponseTimes() async throws {
+        let dir = try CLI.temporaryDirectory()
+        let state = dir.appendingPathComponent("state").path
+        let configPath = try CLI.write(circleConfig(port: 1883), "c.json", in: dir)
+        try await CircleCommandTests.journalOneAnsweredFall(config: configPath, state: state)
+        let out = dir.appendingPathComponent("daemon.html").path
+        let r = try CLI.run(["report", "--config", configPath, "--state-dir", state, "--out", out])
+        #expect(r.code == 0, "\(r.stderr)")
+        #expect(r.summary?["incidents"] == 1, "\(r.stderr)")
+        let html = try String(contentsOfFile: out, encoding: .utf8)
+        #expect(html.contains("first answer 30 s") && html.contains("within target") && html.contains("answered: resolve"), "\(html.suffix(3000))")
     }
 }

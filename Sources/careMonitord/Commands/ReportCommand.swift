@@ -7,22 +7,25 @@ import SensorIngest
 import Glibc
 #endif
 
-/// `careMonitord report --config FILE --out REPORT.html [--from TIME] [--to TIME] CAPTURE…`: replays the captures
-/// (as `replay` does, nothing sent) and writes one self-contained HTML page (inline CSS and SVG, no script, nothing
-/// fetched) with, per local day of the person: room activity by hour (event messages: motion, doors, presses,
-/// appliances; a wearable's batches in its own row) with the detections marked on it, the detections, and each
-/// incident with every notification and answer and its response times against the telecare targets (answered
-/// ≤ 60 s, attended ≤ 45 min, or the config's `targets`). stderr's last line: `{"days", "detections", "incidents",
-/// "out", "seconds"}`.
+/// `careMonitord report --config FILE --out REPORT.html [--from TIME] [--to TIME] [--state-dir DIR] CAPTURE…`:
+/// replays the captures (as `replay` does, nothing sent) and writes one self-contained HTML page (inline CSS and SVG,
+/// no script, nothing fetched) with, per local day of the person: room activity by hour (event messages: motion,
+/// doors, presses, appliances; a wearable's batches in its own row) with the detections marked on it, the
+/// wristband's acceleration (the peak |a| of each minute), the day's first and last activity beside the learned
+/// routine, the detections, and each incident with every notification and answer and its response times against
+/// the telecare targets (answered ≤ 60 s, attended ≤ 45 min, or the config's `targets`). With `--state-dir` the
+/// incidents are a running daemon's, from its journal (and the captures, if any, give the activity). stderr's last
+/// line: `{"days", "detections", "incidents", "out", "seconds"}`.
 enum ReportCommand {
-    static let usage = "careMonitord report --config FILE --out REPORT.html [--from TIME] [--to TIME] CAPTURE…"
+    static let usage = "careMonitord report --config FILE --out REPORT.html [--from TIME] [--to TIME] [--state-dir DIR] [CAPTURE…]"
 
     static func run(_ args: ArraySlice<String>) throws(CommandError) -> Int32 {
-        let a = try Arguments(command: "report", args, valued: Set(["config", "out"]).union(Replay.windowOptions))
+        let a = try Arguments(command: "report", args, valued: Set(["config", "out", "state-dir"]).union(Replay.windowOptions))
         let config = try loadConfiguration(try a.required("config"))
         let out = try a.required("out")
-        guard !a.positional.isEmpty else {
-            throw CommandError(exitCode: ExitCode.usage, message: "report: no capture file given\nusage: \(usage)")
+        let daemonState = a.value("state-dir")
+        guard !a.positional.isEmpty || daemonState != nil else {
+            throw CommandError(exitCode: ExitCode.usage, message: "report: no capture file and no --state-dir given\nusage: \(usage)")
         }
         guard let local = CareSupport.LocalTime(identifier: config.person.timezone) else {
             throw CommandError(exitCode: ExitCode.config, message: "\(config.file): person.timezone: unknown time zone \(config.person.timezone)")
@@ -33,12 +36,32 @@ enum ReportCommand {
         // A fresh state: the report shows what these captures do, not what an earlier run learned.
         let scratch = try ScratchDirectory.make(for: "report")
         defer { ScratchDirectory.remove(scratch) }
-        _ = try Replay.run(config: config, files: a.positional, stateDirectory: scratch, window: window, command: "report",
-                           notifiers: .recording, events: { lines.append($0) })
+        var events: [JSONValue] = []
+        if !a.positional.isEmpty {
+            _ = try Replay.run(config: config, files: a.positional, stateDirectory: scratch, window: window, command: "report",
+                               notifiers: daemonState == nil ? .recording : .none, events: { lines.append($0) })
+            events = lines.lines.compactMap { try? JSONParser.parse($0) }
+        }
+        if let daemonState {
+            // The daemon's own incidents, as its journal has them; detections come from the captures' replay.
+            let records: [JSONValue]
+            do { records = try IncidentJournal.read(directory: daemonState, person: config.person.id) } catch {
+                throw CommandError(exitCode: ExitCode.ioError, message: "report: \(error)")
+            }
+            events.removeAll { $0["type"]?.stringValue != "detection" }
+            events += records.flatMap { $0["lines"]?.arrayValue ?? [] }.filter { e in
+                guard let t = e["time"]?.stringValue.flatMap(Timestamp.parse) else { return false }
+                return window.contains(t)
+            }
+        }
         let activity = try ReportActivity.scan(a.positional, routing: try makeRouting(config), window: window, local: local)
-        let events = lines.lines.compactMap { try? JSONParser.parse($0) }
+        // The routine as learned from these captures (or, with --state-dir, as the daemon has learned it).
+        let learnedFrom = a.positional.isEmpty ? daemonState! : scratch
+        let routine = try MonitoredHome.build(config: config, clock: .capture, notifiers: .none, stateDirectory: learnedFrom,
+                                              logger: .silent, events: { _ in }).detectors.routine?.summary()
         let page = ReportPage(person: config.person.name ?? config.person.id, local: local,
-                              targets: config.escalation?.targets ?? ResponseTargets(), activity: activity, events: events)
+                              targets: config.escalation?.targets ?? ResponseTargets(), activity: activity, events: events,
+                              routine: routine)
         let html = page.html()
         do { try DurableFile.write(Array(html.utf8), to: out) } catch {
             throw CommandError(exitCode: ExitCode.ioError, message: "report: cannot write \(out): \(error)")
@@ -61,10 +84,27 @@ final class EventCollector: @unchecked Sendable {
     func append(_ line: String) { lines.append(line) }
 }
 
-/// Activity messages per local day, row (a room, or `wearable`) and hour.
+/// Activity messages per local day, row (a room, or `wearable`) and hour; the wristband's peak |a| per minute; the
+/// first and last room activity of each day.
 struct ReportActivity {
     static let rows = ["bed", "bedroom", "bathroom", "kitchen", "living", "seat", "entrance", "other", "wearable"]
     var counts: [Int: [String: [Int]]] = [:]
+    /// Per local day, 1440 minutes of the largest acceleration magnitude (g) seen in each; 0 = no sample.
+    var peakG: [Int: [Double]] = [:]
+    var first: [Int: Double] = [:]
+    var last: [Int: Double] = [:]
+
+    mutating func accel(_ message: DecodedMessage, local: CareSupport.LocalTime) {
+        let axes = message.readings.filter { $0.signal == .acceleration }.compactMap { r -> [Double]? in
+            if case .series(let v) = r.value { return v } else { return nil }
+        }
+        guard axes.count == 3, let times = message.sampleTimes else { return }
+        for i in 0..<min(times.count, axes[0].count, axes[1].count, axes[2].count) {
+            let g = (axes[0][i] * axes[0][i] + axes[1][i] * axes[1][i] + axes[2][i] * axes[2][i]).squareRoot()
+            let day = local.dayNumber(at: times[i]), minute = min(1439, Int(local.secondsOfDay(at: times[i]) / 60))
+            peakG[day, default: Array(repeating: 0, count: 1440)][minute] = max(peakG[day]?[minute] ?? 0, g)
+        }
+    }
 
     static func scan(_ files: [String], routing: SourceRouting, window: CaptureWindow, local: CareSupport.LocalTime) throws(CommandError) -> ReportActivity {
         var r = ReportActivity()
@@ -75,6 +115,7 @@ struct ReportActivity {
             let row: String
             if route.placement != nil {
                 row = "wearable"
+                r.accel(message, local: local)
             } else if let kind = message.readings.first(where: { SensorHealthDetector.isEvent($0.signal) && $0.signal != .availability })?.signal {
                 row = rooms.room(device: route.device, kind: kind).rawValue
             } else {
@@ -83,6 +124,10 @@ struct ReportActivity {
             guard row != "ignore" else { return }
             let day = local.dayNumber(at: l.time), hour = Int(local.secondsOfDay(at: l.time) / 3600)
             r.counts[day, default: [:]][row, default: Array(repeating: 0, count: 24)][min(hour, 23)] += 1
+            if row != "wearable" {
+                r.first[day] = min(r.first[day] ?? .infinity, l.time)
+                r.last[day] = max(r.last[day] ?? -.infinity, l.time)
+            }
         }
         return r
     }
@@ -95,6 +140,8 @@ struct ReportPage {
     var targets: ResponseTargets
     var activity: ReportActivity
     var events: [JSONValue]
+    /// `RoutineDetector.summary()`, when the routine detector runs.
+    var routine: JSONObject?
 
     func time(_ e: JSONValue) -> Double? { e["time"]?.stringValue.flatMap(Timestamp.parse) }
 
@@ -141,17 +188,57 @@ struct ReportPage {
         h += "<h1>What happened at \(Self.escape(person))'s home</h1>\n"
         h += "<p class=\"muted\">Times are local (\(Self.escape(local.identifier))). Targets: answered within \(targets.answeredSeconds) s, "
         h += "attended within \(targets.attendedMinutes) min. \(days.count) day(s), \(incidents.count) incident(s).</p>\n"
+        h += "<p class=\"routine\">\(Self.escape(routineText))</p>\n"
         for day in days { h += section(day, incidents: incidents) }
         if days.isEmpty { h += "<p>Nothing in these captures.</p>\n" }
         h += "</body></html>\n"
         return h
     }
 
+    /// The learned routine in words: "Learned from 7 days: usually up at 07:40, in bed at 22:50; night 23:10–06:55."
+    var routineText: String {
+        guard let r = routine else { return "Routine: not watched (detectors.routine is off)." }
+        let days = r["learnedDays"]?.exactInt ?? 0
+        var parts = ["Learned routine (\(days) day\(days == 1 ? "" : "s"))"]
+        if let w = r["wakeUp"]?["median"]?.stringValue { parts.append("usually up at \(w)") }
+        if let b = r["bedtime"]?["median"]?.stringValue { parts.append("in bed at \(b)") }
+        if let n = r["night"]?.stringValue { parts.append("night \(n)") }
+        if r["learning"]?.boolValue == true { parts.append("still learning: fixed limits apply") }
+        return parts.joined(separator: "; ") + "."
+    }
+
+    /// The day's first and last activity, beside what is usual.
+    func dayRoutine(_ day: Int) -> String {
+        guard let first = activity.first[day], let last = activity.last[day] else { return "" }
+        var s = "First activity \(local.clockText(at: first))"
+        if let w = routine?["wakeUp"]?["median"]?.stringValue { s += " (usually up at \(w))" }
+        s += ", last \(local.clockText(at: last))"
+        if let b = routine?["bedtime"]?["median"]?.stringValue { s += " (usually in bed at \(b))" }
+        return "<p class=\"day-routine\">\(Self.escape(s)).</p>\n"
+    }
+
+    /// The wristband's peak |a| per minute, 0–4 g, with the 1 g of standing still marked.
+    func accelSVG(_ day: Int) -> String {
+        guard let peaks = activity.peakG[day] else { return "" }
+        let left = 70.0, width = 24 * 38.0, height = 70.0, scale = height / 4
+        var points: [String] = []
+        for (m, g) in peaks.enumerated() where g > 0 {
+            points.append("\(((left + Double(m) / 1440 * width) * 10).rounded() / 10),\(((height - min(g, 4) * scale) * 10).rounded() / 10)")
+        }
+        var s = "<svg class=\"acceleration\" xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(left + width + 40))\" height=\"\(Int(height + 4))\" role=\"img\" aria-label=\"wristband acceleration, peak per minute\">"
+        s += "<text x=\"0\" y=\"12\">|a| (g)</text><text x=\"0\" y=\"\(height - scale + 4)\">1 g</text>"
+        s += "<line x1=\"\(left)\" y1=\"\(height - scale)\" x2=\"\(left + width)\" y2=\"\(height - scale)\" stroke=\"#bbb\" stroke-dasharray=\"3 3\"/>"
+        s += "<polyline fill=\"none\" stroke=\"#6a1b9a\" stroke-width=\"1\" points=\"\(points.joined(separator: " "))\"/>"
+        return s + "</svg>\n"
+    }
+
     func section(_ day: Int, incidents: [IncidentReport]) -> String {
         let dayEvents = events.filter { time($0).map { local.dayNumber(at: $0) == day } ?? false }
         let detections = dayEvents.filter { $0["type"]?.stringValue == "detection" }
         var h = "<section class=\"day\" id=\"day-\(day)\"><h2>\(Self.escape(dayTitle(day)))</h2>\n"
+        h += dayRoutine(day)
         h += svg(day, detections: detections)
+        h += accelSVG(day)
         h += "<h3>Detections</h3>\n"
         if detections.isEmpty {
             h += "<p class=\"muted\">None.</p>\n"
