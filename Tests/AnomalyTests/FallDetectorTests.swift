@@ -182,6 +182,34 @@ struct FallDetectorTests {
         #expect(raised(h.feed(b.samples)).count == 1)
     }
 
+    /// The low-impact path: a soft fall (1.6 g, below the 1.8 g trigger) onto the side after walking is found once the
+    /// upright direction is known; not without it, not with the path turned off, and a soft sit-down stays quiet.
+    @Test(arguments: [50.0, 200.0])
+    func softFallTakesTheLowImpactPathOnceUprightIsKnown(_ hz: Double) throws {
+        for (k, m) in Self.mountings.enumerated() {
+            var b = TraceBuilder(hz: hz, mounting: m, seed: UInt64(300 + k))
+            b.add(.walk(seconds: 20)); b.add(.fall(peak: 1.6, turn: 85)); b.add(.still(seconds: 6, tiltDegrees: 85))
+            let ds = raised(try FallHarness(placement: "waist").feed(b.samples))
+            #expect(ds.count == 1, "mounting \(m): \(ds.count) falls")
+            if let d = ds.first {
+                let delay = d.time - b.impacts[0]
+                #expect(delay >= 0 && delay <= 4, "mounting \(m): delay \(delay) s")
+                #expect(d.detail["model"]?.stringValue == "waist-upright")
+            }
+            #expect(raised(try FallHarness(placement: "waist", settings: ["waistLowTriggerG": 1.8]).feed(b.samples)).isEmpty,
+                    "mounting \(m): the path turned off")
+
+            var unknown = TraceBuilder(hz: hz, mounting: m, seed: UInt64(310 + k))
+            unknown.add(.still(seconds: 3, tiltDegrees: 0)); unknown.add(.fall(peak: 1.6, turn: 85))
+            unknown.add(.still(seconds: 6, tiltDegrees: 85))
+            #expect(raised(try FallHarness(placement: "waist").feed(unknown.samples)).isEmpty, "mounting \(m): upright unknown")
+
+            var sit = TraceBuilder(hz: hz, mounting: m, seed: UInt64(320 + k))
+            sit.add(.walk(seconds: 20)); sit.add(.sitHard(peak: 1.6, lean: 25)); sit.add(.still(seconds: 8, tiltDegrees: 25))
+            #expect(raised(try FallHarness(placement: "waist").feed(sit.samples)).isEmpty, "mounting \(m): soft sit-down")
+        }
+    }
+
     struct QuietCase: CustomTestStringConvertible, Sendable {
         var name: String; var placement: String; var hz: Double; var motions: [String]
         var testDescription: String { "\(name) (\(placement), \(hz) Hz)" }

@@ -3,10 +3,13 @@ each subject is scored by a model fitted without them). Waist: SisFall at 200 Hz
 trials of a subject streamed in order so the upright direction is learned as in a capture; the model is fitted on
 both rates at once (--augment: every fall also slowed and damped, `FIT_SLOW`, data.slow_soft, each copy weighing
 --augment-weight W [0.25] beside a recorded fall; --trigger G: another candidate trigger than FallModel.swift's).
+The model is fitted on candidates at or above the trigger only; the low-impact path (reference.LOW_IMPACT: candidates
+from the lower trigger, gated on the turn, stillness and lying after, with the upright direction known) is scored
+with it; --no-low-impact: without that path.
 Each held-out subject is then scored at other rates too (100, 40 Hz by stride, 60 Hz interpolated, 25 Hz) and on its falls slowed and damped by other factors (`EVAL_SLOW`): the proxy for older
 people's slower, softer falls, which the tuning part lacks. Summaries by group (young, older) and rate.
 Wrist: UMAFall at its own ~20 Hz. Thresholds are those of FallModel.swift.
-usage: python3 tools/fall/loso.py [--wrist] [--augment [--augment-weight W]] [--trigger G]   (--wrist: only the wrist, ~5 s)"""
+usage: python3 tools/fall/loso.py [--wrist] [--augment [--augment-weight W]] [--trigger G] [--no-low-impact]   (--wrist: only the wrist, ~5 s)"""
 import collections, sys, numpy as np
 import data, features as F, upright as U, model, reference, capture
 
@@ -19,9 +22,11 @@ EVAL_SLOW = ((1.5, 0.7), (2.0, 0.5))
 AUG_WEIGHT = float(sys.argv[sys.argv.index("--augment-weight") + 1]) if "--augment-weight" in sys.argv else 0.25
 # The waist trigger (g) of FallModel.swift; --trigger G tries another.
 TRIGGER = float(sys.argv[sys.argv.index("--trigger") + 1]) if "--trigger" in sys.argv else reference.MODELS["waist"]["trigger"]
+LOW_IMPACT = "--no-low-impact" not in sys.argv
+CANDIDATE_TRIGGER = min(TRIGGER, reference.LOW_IMPACT["trigger"]) if LOW_IMPACT else TRIGGER
 
 def sisfall_candidates(S, hz):
-    prm = dict(F.DEFAULT); prm["trigger"] = TRIGGER
+    prm = dict(F.DEFAULT); prm["trigger"] = CANDIDATE_TRIGGER
     recs = []; learners = {}
     for k, tr in enumerate(S):
         t, xyz = capture.resample(tr.t, tr.xyz, 200, hz); xyz = xyz.astype(float)
@@ -45,6 +50,15 @@ def X_of(R, with_tilt):
     return np.hstack([X, np.maximum(0, pre - 45)[:, None] / 45, np.minimum(post, 75)[:, None] / 75])
 
 def gate(R): return (R[:, 6] >= reference.GATE_ANGLE) & (R[:, 8] < reference.GATE_POST_STD)
+
+def low_impact(R, sc, thr, with_tilt):
+    """sc with the candidates below the trigger kept only where the low-impact path would decide a fall."""
+    low = R[:, 5] < TRIGGER
+    if not low.any(): return sc
+    ok = np.array([with_tilt and reference.low_impact_ok(R[i, 5:12], not np.isnan(R[i, 13]), R[i, 13], sc[i], thr)
+                   for i in np.flatnonzero(low)], bool)
+    sc = sc.copy(); sc[np.flatnonzero(low)[~ok]] = -np.inf
+    return sc
 
 def table(name, trials, near, anyc, thr):
     lab = np.array([t.label == "fall" for t in trials]); old = np.array([t.group == "elderly" for t in trials])
@@ -106,7 +120,7 @@ def main():
                 if not fitted: continue
                 subj = subj_of[R[:, 0].astype(int)]; pos = (R[:, 1] == 1) & (R[:, 2] == 1)
                 neg = (R[:, 1] == 0) & (not falls_only)
-                tr = gate(R) & (pos | neg) & (subj != s); Xs.append(X_of(R, with_tilt)[tr]); ys.append(pos[tr].astype(float))
+                tr = gate(R) & (pos | neg) & (subj != s) & (R[:, 5] >= TRIGGER); Xs.append(X_of(R, with_tilt)[tr]); ys.append(pos[tr].astype(float))
                 ws.append(np.full(tr.sum(), AUG_WEIGHT if falls_only else 1.0))
             beta = model.fit(np.vstack(Xs), np.concatenate(ys), l2=1.0, w=np.concatenate(ws))
             if s == "ALL": print(f"\n{mname} coefficients fitted on every subject (FallModel.swift):", np.round(beta, 4).tolist()); break
@@ -114,6 +128,7 @@ def main():
                 subj = subj_of[R[:, 0].astype(int)]; m = gate(R) & (subj == s)
                 scores[k][m] = model.score(X_of(R, with_tilt)[m], beta)
         thr = reference.MODELS[mname]["thr"]
+        scores = [low_impact(R, scores[k], thr, with_tilt) for k, (_, _, R, _, _) in enumerate(sets)]
         tag = "" if with_tilt else " (upright never learned)"
         for k, (name, hz, R, falls_only, fitted) in enumerate(sets):
             if fitted and not falls_only:

@@ -14,6 +14,17 @@ MODELS = {
 GATE_ANGLE, GATE_POST_STD = 20.0, 0.5      # body-worn (waist) gates
 WRIST_GATE_POST_DEV = 0.5                  # the wrist: no angle gate; mean | |a|-1 | after below this,
 WRIST_GATE_EARLIER = 5.0                   # and the posture after >= 5 deg from every earlier one (deciding only)
+# The waist's low-impact path (FallLowImpact in FallTrack.swift): candidates from this lower trigger whose peak stays
+# below the model's trigger are decided only with the upright direction known, and only when the body turned
+# >= angle deg, lies still after (std of |a| < post_std g), lies after (tilt from upright >= post_tilt deg) and the
+# upright model's score is >= its threshold + margin. Older people's slower, softer falls often peak below 1.8 g.
+LOW_IMPACT = dict(trigger=1.4, angle=60.0, post_std=0.1, post_tilt=60.0, margin=0.5)
+
+
+def low_impact_ok(f, known, post_tilt, s, thr):
+    """f: features.NAMES; whether a candidate below the waist trigger may be a fall (LOW_IMPACT)."""
+    L = LOW_IMPACT
+    return known and f[1] >= L["angle"] and f[2] < L["post_std"] and post_tilt >= L["post_tilt"] and s >= thr + L["margin"]
 
 
 def wrist_inputs(f):
@@ -55,7 +66,7 @@ def first_fires(d, placement):
     if wrist:
         prm = dict(F.WRIST); prm["trigger"] = MODELS["wrist"]["trigger"]
     else:
-        prm = dict(F.DEFAULT); prm["trigger"] = MODELS["waist"]["trigger"]
+        prm = dict(F.DEFAULT); prm["trigger"] = min(MODELS["waist"]["trigger"], LOW_IMPACT["trigger"])
     for r in rows:
         T, X = streams[r["device"]]
         m = (T >= float(r["start"]) - 1e-6) & (T <= float(r["end"]) + 1e-6)
@@ -76,16 +87,23 @@ def first_fires(d, placement):
             u, known = before
             for tu, uu, kk in L.history:
                 if tu <= tdec: u, known = uu, kk
+            low = not wrist and f[0] < MODELS["waist"]["trigger"]
+            if low and not known:
+                continue
+            post_tilt = None
             if wrist:
                 model, x = "wrist", wrist_inputs(f)
             elif known:
                 i0 = np.searchsorted(t, tp - 2.5); i1 = np.searchsorted(t, tp - 1.0)
                 j0 = np.searchsorted(t, tp + 1.0, "right"); j1 = np.searchsorted(t, tp + 2.5, "right")
                 tilt = lambda g: np.degrees(np.arccos(np.clip(g @ u / np.linalg.norm(g), -1, 1)))
-                model, x = "waist-upright", inputs(f[:7], tilt(xyz[i0:i1].mean(0)), tilt(xyz[j0:j1].mean(0)), True)
+                post_tilt = tilt(xyz[j0:j1].mean(0))
+                model, x = "waist-upright", inputs(f[:7], tilt(xyz[i0:i1].mean(0)), post_tilt, True)
             else:
                 model, x = "waist", inputs(f[:7])
             s = score(model, x)
+            if low and not low_impact_ok(f, known, post_tilt, s, MODELS[model]["thr"]):
+                continue
             if s >= MODELS[model]["thr"]:
                 fire = (tdec, tp, s, model); break
         out.append((r, fire))

@@ -12,8 +12,8 @@ import Darwin
 /// ## Rule
 /// Per signal, a streaming state machine (`FallTrack`) on |a| and on the direction of the gravity vector — never on
 /// a fixed axis:
-/// 1. **Candidate impact**: |a| ≥ the placement's trigger (waist 1.8 g, wrist 2.2 g); the largest such sample, while
-///    each next one comes within 0.5 s, is the impact at `tp`.
+/// 1. **Candidate impact**: |a| ≥ the placement's trigger (waist 1.8 g — 1.4 g for the low-impact path below — wrist
+///    2.2 g); the largest such sample, while each next one comes within 0.5 s, is the impact at `tp`.
 /// 2. **Decision** at the first sample after `tp + 2.5 s` (so the detection comes 2.5 s after the impact, well
 ///    inside the 4 s contract), from time windows (`FallWindows`; seconds, not samples): the posture before
 ///    (mean acceleration vector over [tp-2.5, tp-1.0) s) and after ((tp+1.0, tp+2.5] s) and the angle between
@@ -29,6 +29,13 @@ import Darwin
 ///    clapping, raising them or a phone call return to one they held seconds earlier. Gates: mean | |a|-1 | after
 ///    < 0.5 g and that angle ≥ 5° (no turn gate). Model inputs: that angle, the activity before (clapping, hopping, jogging), the
 ///    impact energy and the stillness after.
+///    **Low-impact path** (body-worn sensors, `FallLowImpact`): older people fall more slowly and land more softly,
+///    and many such falls never reach 1.8 g. A candidate from `waistLowTriggerG` (1.4 g) whose peak stays below the
+///    trigger is decided only with the upright direction known, and is a fall only when the body turned ≥ 60°, the
+///    std of |a| after is < 0.1 g, the posture after is ≥ 60° from upright (lying) and the upright model scores it
+///    ≥ its threshold + 0.5 (the same model and inputs; its coefficients were fitted on the ≥ 1.8 g candidates only).
+///    Leave-one-subject-out (SisFall, 200 Hz): young subjects' falls slowed ×2 and damped found 97.00 % (95.22 %
+///    without the path), ×1.5 98.67 % (98.11 %); older adults' daily activities falsely alarmed unchanged at 0.21 %.
 /// 3. **Upright** (body-worn sensors only): the mean direction of gravity during sustained walking is learned
 ///    online (`FallUprightLearning`, ≈ 7 s of walking); once known, the model also uses how far from upright the
 ///    body was before (already lying, e.g. turning over in bed: not a fall) and after (lying).
@@ -49,6 +56,8 @@ import Darwin
 ///
 /// ## Parameters (`detectors.fall`, defaults in brackets)
 /// - `waistTriggerG` [1.8], `wristTriggerG` [2.2]: |a| that makes a candidate impact (g).
+/// - `waistLowTriggerG` [1.4]: |a| that makes a low-impact candidate at the waist (g; the gates above; at or above
+///   `waistTriggerG`: no low-impact path).
 /// - `waistThreshold` [0], `wristThreshold` [-0.25]: the logistic score at or above which a candidate is a fall
 ///   (higher: fewer false alarms, more missed falls).
 /// - `learnUpright` [true]: learn the upright direction of body-worn sensors.
@@ -73,7 +82,7 @@ public final class FallDetector: Detector {
     var trackPlacement: [String] = []
     var slotOfSignal = SignalSlots()
 
-    public static let settingKeys = ["waistTriggerG", "wristTriggerG", "waistThreshold", "wristThreshold",
+    public static let settingKeys = ["waistTriggerG", "waistLowTriggerG", "wristTriggerG", "waistThreshold", "wristThreshold",
                                      "learnUpright", "stillLyingSeconds", "watchSeconds", "refractorySeconds",
                                      "maxGapSeconds", "defaultPlacement"]
 
@@ -82,6 +91,8 @@ public final class FallDetector: Detector {
         var waistModel = FallModel.waist, uprightModel = FallModel.waistUpright, wristModel = FallModel.wrist
         let waistTrigger = r.number("waistTriggerG", default: waistModel.trigger, range: 1.1...16)
         waistModel.trigger = waistTrigger; uprightModel.trigger = waistTrigger
+        var lowImpact = FallLowImpact()
+        lowImpact.trigger = r.number("waistLowTriggerG", default: lowImpact.trigger, range: 1.1...16)
         wristModel.trigger = r.number("wristTriggerG", default: wristModel.trigger, range: 1.1...16)
         let waistThreshold = r.number("waistThreshold", default: 0, range: -20...20)
         waistModel.threshold = waistThreshold; uprightModel.threshold = waistThreshold
@@ -103,7 +114,7 @@ public final class FallDetector: Detector {
         try r.finish()
         func configuration(_ model: FallModel, _ upright: FallModel?) -> FallTrackConfiguration {
             var c = FallTrackConfiguration(model: model, uprightModel: upright)
-            if model.inputs == .wrist { c.windows = .wrist }
+            if model.inputs == .wrist { c.windows = .wrist } else { c.lowImpact = lowImpact }
             c.stillLyingSeconds = stillLying; c.watchSeconds = watch
             c.refractorySeconds = refractory; c.maxGapSeconds = maxGap
             return c

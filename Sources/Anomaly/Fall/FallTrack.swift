@@ -23,6 +23,21 @@ public struct FallUprightLearning: Sendable, Equatable {
     public init() {}
 }
 
+/// The low-impact path of a body-worn (waist) sensor (tools/fall/reference.py `LOW_IMPACT`): older people fall more
+/// slowly and land more softly, and many such falls never reach the model's trigger. Candidates from this lower
+/// `trigger` whose peak stays below the model's trigger are decided only once the upright direction is known, and
+/// only when the body turned ≥ `gateAngle`°, lies still after (std of |a| < `gatePostStd` g), lies after (≥
+/// `gatePostTilt`° from upright) and the upright model scores them ≥ its threshold + `margin`: hard sit-downs and
+/// lying down on a bed mostly fail one of these.
+public struct FallLowImpact: Sendable, Equatable {
+    public var trigger = 1.4
+    public var gateAngle = 60.0
+    public var gatePostStd = 0.1
+    public var gatePostTilt = 60.0
+    public var margin = 0.5
+    public init() {}
+}
+
 /// Everything a `FallTrack` needs besides its samples (one per placement, made once from the settings).
 public struct FallTrackConfiguration: Sendable {
     public var windows = FallWindows()
@@ -31,6 +46,8 @@ public struct FallTrackConfiguration: Sendable {
     public var model: FallModel
     /// The model used once the upright direction is known; nil: never learn it.
     public var uprightModel: FallModel?
+    /// Candidates below the model's trigger, decided with the upright model only (nil: none; the wrist).
+    public var lowImpact: FallLowImpact?
     /// A gap longer than this (or any step back in time) restarts the stream: the recent samples are dropped.
     public var maxGapSeconds = 5.0
     /// No second fall within this many seconds of one.
@@ -84,7 +101,10 @@ public struct FallDecision: Sendable, Equatable {
 public struct FallTrack {
     let config: FallTrackConfiguration
     // Hot scalars copied out of `config` (the per-sample path reads no array and no class).
+    /// What makes a candidate: the model's trigger, or the low-impact path's when lower.
     let trigger: Float
+    /// The model's trigger: a candidate peaking below it takes the low-impact path.
+    let impactTrigger: Float
     let merge: Double
     let decideAfter: Double
     let dtCap: Double
@@ -129,7 +149,12 @@ public struct FallTrack {
     /// Sized for `maxRateHz` (samples beyond it only shorten the windows).
     public init(config: FallTrackConfiguration, maxRateHz: Double = 400) {
         self.config = config
-        trigger = Float(config.model.trigger)
+        impactTrigger = Float(config.model.trigger)
+        if let low = config.lowImpact, config.uprightModel != nil {
+            trigger = min(impactTrigger, Float(low.trigger))
+        } else {
+            trigger = impactTrigger
+        }
         merge = config.windows.merge
         decideAfter = config.windows.postTo
         dtCap = config.windows.dtCap
@@ -347,9 +372,16 @@ public struct FallTrack {
     mutating func decide(_ tp: Double, at now: Double) -> FallEvent? {
         guard let f = features(tp) else { return nil }
         let upright = knowsUpright
+        var margin = 0.0
+        if f.peak < Double(impactTrigger) {
+            // The low-impact path: lying still in a new posture, judged with the upright direction.
+            guard upright, let low = config.lowImpact, f.angle >= low.gateAngle, f.postStd < low.gatePostStd,
+                  let post = f.postTilt, post >= low.gatePostTilt else { return nil }
+            margin = low.margin
+        }
         let model = upright ? config.uprightModel! : config.model
         let score = model.score(f)
-        guard score >= model.threshold else { return nil }
+        guard score >= model.threshold + margin else { return nil }
         suppressUntil = now + config.refractorySeconds
         queueCount = 0
         watching = true
