@@ -256,7 +256,8 @@ struct WeeklyTestTests {
         #expect(!s.sent.contains { $0.purpose == .test })
         await s.engine.receive(Ack(incident: "linda-20261124-095000", member: "linda", action: .cancel))
         await ScheduleFixture.run(s, until: Self.tuesday10.adding(seconds: 60))
-        #expect(s.sent.filter { $0.purpose == .test }.map(\.member) == ["anna", "ben", "sam"])
+        // Sent side by side: the order they reach the notifier in is not theirs to keep.
+        #expect(s.sent.filter { $0.purpose == .test }.map(\.member).sorted() == ["anna", "ben", "sam"])
     }
 
     @Test func pendingTestSurvivesARestartAndIsReportedWhenItsWindowPasses() async throws {
