@@ -33,7 +33,8 @@ enum DaemonBenchmark {
     static let pingTopic = "caremonitord-bench/ping"
     static let fallTopic = "zigbee2mqtt/hallway radar"
     static let fallPayload = Array(#"{"presence":true,"fall_down_status":"fall","linkquality":80}"#.utf8)
-    static let cancelPayload = Array(#"{"member":"linda","action":"cancel"}"#.utf8)
+    /// The person's "I'm fine", with the answer token her self-check page carried.
+    static func cancelPayload(token: String) -> [UInt8] { Array(#"{"member":"linda","action":"cancel","token":"\#(token)"}"#.utf8) }
     static let rounds = 3
     static let warmUpTrials = 5
 
@@ -156,7 +157,7 @@ enum DaemonBenchmark {
                 continue
             }
             ms.append(Double(page.ns &- t0) / 1e6)
-            _ = probe.publish("caremonitord/\(person)/incidents/\(page.incident)/ack", cancelPayload, qos: 1)
+            _ = probe.publish("caremonitord/\(person)/incidents/\(page.incident)/ack", cancelPayload(token: page.token), qos: 1)
             guard probe.wait(seconds: 5, { $0.closed.contains(page.incident) ? true : nil }) != nil else {
                 throw .init(description: "incident \(page.incident) was not cancelled within 5 s of the person's cancel")
             }
@@ -385,7 +386,7 @@ struct HomeDevices {
 final class DaemonProbe: @unchecked Sendable {
     // @unchecked Sendable: `probe` is set once in init and used through libmosquitto's thread-safe calls; `topics`
     // is immutable until `stop`.
-    struct Page: Sendable { var ns: UInt64; var incident: String }
+    struct Page: Sendable { var ns: UInt64; var incident: String; var token: String }
     struct Seen: Sendable {
         var pages: [Page] = []
         var closed: Set<String> = []
@@ -429,7 +430,8 @@ final class DaemonProbe: @unchecked Sendable {
         guard let v = try? JSONParser.parse(payload) else { return }
         if topic == DaemonBenchmark.tvTopic {
             guard v["purpose"]?.stringValue == "self-check", let id = v["incident"]?.stringValue else { return }
-            box.seen.withLock { $0.pages.append(Page(ns: now, incident: id)) }
+            let token = v["token"]?.stringValue ?? ""
+            box.seen.withLock { $0.pages.append(Page(ns: now, incident: id, token: token)) }
         } else if topic == DaemonBenchmark.eventsTopic {
             switch v["type"]?.stringValue {
             case "detection": box.seen.withLock { $0.detections += 1 }
