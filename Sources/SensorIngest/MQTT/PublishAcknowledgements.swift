@@ -26,22 +26,23 @@ final class PublishAcknowledgements: Sendable {
 
     /// True once `mid` is acknowledged; false after `timeout`.
     func wait(for mid: Int32, timeout: Duration) async -> Bool {
-        let timer = Task {
-            try? await Task.sleep(for: timeout)
-            let w = state.withLock { $0.waiters.removeValue(forKey: mid) }
-            w?.resume(returning: false)
-        }
-        defer { timer.cancel() }
-        return await withCheckedContinuation { (c: CheckedContinuation<Bool, Never>) in
-            let resumeNow = state.withLock { s -> Bool in
-                if let i = s.recent.firstIndex(of: mid), mid != 0 {
+        await withCheckedContinuation { (c: CheckedContinuation<Bool, Never>) in
+            let acknowledgedAlready = state.withLock { s -> Bool in
+                if mid != 0, let i = s.recent.firstIndex(of: mid) {
                     s.recent[i] = 0
                     return true
                 }
                 s.waiters[mid] = c
                 return false
             }
-            if resumeNow { c.resume(returning: true) }
+            if acknowledgedAlready { return c.resume(returning: true) }
+            // Started only once the waiter is in place, so a timeout can never miss it; whichever of the PUBACK and
+            // the timeout takes the waiter out resumes it, once.
+            Task {
+                try? await Task.sleep(for: timeout)
+                let w = self.state.withLock { $0.waiters.removeValue(forKey: mid) }
+                w?.resume(returning: false)
+            }
         }
     }
 }
