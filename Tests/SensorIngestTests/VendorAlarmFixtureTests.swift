@@ -34,6 +34,20 @@ struct VendorAlarmFixtureTests {
         // A text sensor under `sensor/`: text, not a malformed number.
         "esphome/text_sensor_on_sensor_topic.txt": Expected(device: "livingroom_node", readings: [t(.state, "Hello World")],
                                                             channels: ["hall"]),
+        // mmWave presence radar (TuYa ZY-M100): presence is the person being there, moving or not; null distance gives nothing.
+        "zigbee2mqtt/presence_ZY-M100_present_capture.json": Expected(
+            device: "hall_sensor", readings: [n(.illuminance, 369), n(.linkQuality, 98), b(.motion, true)]),
+        "zigbee2mqtt/presence_ZY-M100_absent_capture.json": Expected(
+            device: "hall_sensor", readings: [n(.illuminance, 53), n(.linkQuality, 255), b(.motion, false)]),
+        // Tasmota Zigbee bridge: Contact 0 is closed (our contact true), 1 open; the channel is the trimmed Name.
+        "tasmota/zigbee_contact_MCCGQ12LM_closed_capture.json": Expected(
+            device: "tasmota_hall", readings: [b(.contact, true), n(.linkQuality, 157)], channels: ["door_sensor", "door_sensor"]),
+        "tasmota/zigbee_contact_MCCGQ12LM_open_capture.json": Expected(
+            device: "tasmota_hall", readings: [b(.contact, false), n(.linkQuality, 157)], channels: ["door_sensor", "door_sensor"]),
+        "tasmota/zigbee_occupancy_RTCGQ12LM_capture.json": Expected(
+            device: "tasmota_hall", readings: [b(.motion, true), n(.linkQuality, 105)], channels: ["motion_sensor", "motion_sensor"]),
+        "tasmota/zigbee_water_leak_SJCGQ11LM_dry_capture.json": Expected(
+            device: "tasmota_hall", readings: [n(.batteryVoltage, 3), n(.battery, 100), b(.waterLeak, false), n(.linkQuality, 155)]),
     ]
 
     static func entries() throws -> [Fixtures.Entry] { try Fixtures.index(set: "vendor") }
