@@ -46,6 +46,8 @@ struct VendorAlarmFixtureTests {
             device: "tasmota_hall", readings: [b(.contact, false), n(.linkQuality, 157)], channels: ["door_sensor", "door_sensor"]),
         "tasmota/zigbee_occupancy_RTCGQ12LM_capture.json": Expected(
             device: "tasmota_hall", readings: [b(.motion, true), n(.linkQuality, 105)], channels: ["motion_sensor", "motion_sensor"]),
+        // Home Assistant opening class: OFF is closed, our contact true.
+        "homeassistant/binary_sensor_window_contact_json_off.json": Expected(device: "window/contact", readings: [b(.contact, true)]),
         "tasmota/zigbee_water_leak_SJCGQ11LM_dry_capture.json": Expected(
             device: "tasmota_hall", readings: [n(.batteryVoltage, 3), n(.battery, 100), b(.waterLeak, false), n(.linkQuality, 155)]),
     ]
