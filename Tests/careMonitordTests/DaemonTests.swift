@@ -116,18 +116,23 @@ struct LiveHome {
     let broker: TestBroker
     let dir: URL
     let configFile: String
+    /// The subscriber to `watching`.
     let all: TestSubscriber
     let daemon: RunningDaemon
+    /// The index of READY=1 among the daemon's systemd messages.
+    let ready: Int
 
-    static func start(_ config: (Int) -> String) async throws -> LiveHome {
+    var stateDirectory: String { dir.path + "/state" }
+
+    static func start(watching filter: String = "#", _ config: (Int) -> String) async throws -> LiveHome {
         let broker = try TestBroker()
         let dir = try CLI.temporaryDirectory()
         let configFile = try CLI.write(config(broker.port), "c.json", in: dir)
-        let all = try broker.subscribe("#")
+        let all = try broker.subscribe(filter)
         try await all.waitUntilSubscribed()
         let daemon = try RunningDaemon(config: configFile, stateDirectory: dir.path + "/state", directory: dir.path)
-        _ = try #require(await daemon.waitFor("READY=1"), "no READY=1; stderr:\n\(daemon.stderr)")
-        return LiveHome(broker: broker, dir: dir, configFile: configFile, all: all, daemon: daemon)
+        let ready = try #require(await daemon.waitFor("READY=1"), "no READY=1; stderr:\n\(daemon.stderr)")
+        return LiveHome(broker: broker, dir: dir, configFile: configFile, all: all, daemon: daemon, ready: ready)
     }
 
     func stop() { daemon.stop(); all.stop(); broker.stop() }
@@ -202,16 +207,9 @@ struct DaemonTests {
 
     /// SIGHUP with a broken config: the error names file:line:col, the running config stays and still detects.
     @Test func sighupWithABrokenConfigKeepsTheDaemonRunningOnTheOldOne() async throws {
-        let broker = try TestBroker()
-        defer { broker.stop() }
-        let dir = try CLI.temporaryDirectory()
-        let config = try CLI.write(daemonConfig(port: broker.port), "c.json", in: dir)
-        let events = try broker.subscribe("caremonitord/linda/events")
-        defer { events.stop() }
-        try await events.waitUntilSubscribed()
-        let d = try RunningDaemon(config: config, stateDirectory: dir.path + "/state", directory: dir.path)
-        defer { d.stop() }
-        let ready = try #require(await d.waitFor("READY=1"), "no READY=1; stderr:\n\(d.stderr)")
+        let home = try await LiveHome.start(watching: "caremonitord/linda/events") { daemonConfig(port: $0) }
+        defer { home.stop() }
+        let (broker, dir, events, d, ready) = (home.broker, home.dir, home.all, home.daemon, home.ready)
         _ = try CLI.write("{\n  \"person\": {\"id\": \"linda\",\n  \"timezone\": \"Europe/London\"}\n  \"sources\": []\n}\n", "c.json", in: dir)
         #expect(d.process.terminate(SIGHUP))
         let reloading = try #require(await d.waitFor("RELOADING=1", after: ready), "no RELOADING=1")
@@ -233,16 +231,9 @@ struct DaemonTests {
     /// verified by the home's own sensors; a SIGHUP adds Carol to the circle while the incident is open; Anna
     /// resolves; everyone paged hears the all-clear. Event lines carry no contact address.
     @Test func aLiveFallIsPagedClaimedArrivesByTheFrontDoorAndIsResolvedAcrossAReload() async throws {
-        let broker = try TestBroker()
-        defer { broker.stop() }
-        let dir = try CLI.temporaryDirectory()
-        let config = try CLI.write(daemonConfig(port: broker.port), "c.json", in: dir)
-        let all = try broker.subscribe("#")
-        defer { all.stop() }
-        try await all.waitUntilSubscribed()
-        let d = try RunningDaemon(config: config, stateDirectory: dir.path + "/state", directory: dir.path)
-        defer { d.stop() }
-        let ready = try #require(await d.waitFor("READY=1"), "no READY=1; stderr:\n\(d.stderr)")
+        let home = try await LiveHome.start { daemonConfig(port: $0) }
+        defer { home.stop() }
+        let (broker, dir, config, all, d, ready) = (home.broker, home.dir, home.configFile, home.all, home.daemon, home.ready)
 
         try broker.publish(topic: "zigbee2mqtt/hallway radar", message: #"{"presence":true,"fall_down_status":"fall","linkquality":80}"#, qos: 1)
         let tv = try #require(await all.waitForMessage { $0.topic == "caremonitord/linda/tv" }, "no self-check on the TV: \(d.stderr)")
@@ -298,17 +289,9 @@ struct DaemonTests {
     /// `forget` while the daemon runs goes through the daemon (its control socket): the closed incident is gone from
     /// the journal, and the daemon keeps journaling the next incident into the rewritten file.
     @Test func forgetWhileRunningAsksTheDaemonAndItsJournalStaysWhole() async throws {
-        let broker = try TestBroker()
-        defer { broker.stop() }
-        let dir = try CLI.temporaryDirectory()
-        let config = try CLI.write(daemonConfig(port: broker.port, selfCancel: 30), "c.json", in: dir)
-        let state = dir.path + "/state"
-        let all = try broker.subscribe("caremonitord/linda/#")
-        defer { all.stop() }
-        try await all.waitUntilSubscribed()
-        let d = try RunningDaemon(config: config, stateDirectory: state, directory: dir.path)
-        defer { d.stop() }
-        _ = try #require(await d.waitFor("READY=1"), "no READY=1; stderr:\n\(d.stderr)")
+        let home = try await LiveHome.start(watching: "caremonitord/linda/#") { daemonConfig(port: $0, selfCancel: 30) }
+        defer { home.stop() }
+        let (broker, config, state, all, d) = (home.broker, home.configFile, home.stateDirectory, home.all, home.daemon)
 
         try broker.publish(topic: "zigbee2mqtt/hallway radar", message: #"{"presence":true,"fall_down_status":"fall"}"#, qos: 1)
         let tv = try #require(await all.waitForMessage { $0.topic == "caremonitord/linda/tv" }, "no self-check: \(d.stderr)")
@@ -341,18 +324,11 @@ struct DaemonTests {
 
     /// SIGHUP with new sources restarts the ingest side on them (new subscriptions), keeping what was learned.
     @Test func sighupWithNewSourcesSubscribesToThem() async throws {
-        let broker = try TestBroker()
-        defer { broker.stop() }
-        let dir = try CLI.temporaryDirectory()
-        let wristOnly = daemonConfig(port: broker.port).replacingOccurrences(of: #"{"preset": "zigbee2mqtt"}, "#, with: "")
-        #expect(wristOnly != daemonConfig(port: broker.port))
-        let config = try CLI.write(wristOnly, "c.json", in: dir)
-        let events = try broker.subscribe("caremonitord/linda/events")
-        defer { events.stop() }
-        try await events.waitUntilSubscribed()
-        let d = try RunningDaemon(config: config, stateDirectory: dir.path + "/state", directory: dir.path)
-        defer { d.stop() }
-        let ready = try #require(await d.waitFor("READY=1"), "no READY=1; stderr:\n\(d.stderr)")
+        let wristOnly = { (port: Int) in daemonConfig(port: port).replacingOccurrences(of: #"{"preset": "zigbee2mqtt"}, "#, with: "") }
+        #expect(wristOnly(1883) != daemonConfig(port: 1883))
+        let home = try await LiveHome.start(watching: "caremonitord/linda/events", wristOnly)
+        defer { home.stop() }
+        let (broker, dir, events, d, ready) = (home.broker, home.dir, home.all, home.daemon, home.ready)
         let fall = #"{"presence":true,"fall_down_status":"fall"}"#
         try broker.publish(topic: "zigbee2mqtt/hallway radar", message: fall, qos: 1)
         try await Task.sleep(for: .milliseconds(500))

@@ -1,4 +1,5 @@
 import CareSupport
+import Escalation
 import Foundation
 import Testing
 import TestSupport
@@ -131,10 +132,9 @@ struct FaultCampaignTests {
     }
 }
 
-/// Counts the incidents Linda's journal opened, reading the file as it is on disk.
+/// Counts the incidents Linda's journal opened, as `incidents` reads it.
 enum IncidentsOnDisk {
     static func opened(_ state: String) -> Int {
-        let text = (try? String(contentsOfFile: state + "/incidents-linda.journal", encoding: .utf8)) ?? ""
-        return text.components(separatedBy: #""input":{"open":"#).count - 1
+        ((try? IncidentJournal.read(directory: state, person: "linda")) ?? []).filter { $0["input"]?["open"] != nil }.count
     }
 }
