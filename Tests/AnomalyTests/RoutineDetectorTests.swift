@@ -109,6 +109,19 @@ final class RoutineHarness {
 
     func days(_ range: Range<Int>) { for d in range { ordinaryDay(d) } }
 
+    /// Plays `(local hour, device, value)` events of the local day `day` in time order (hours may pass 24), ticking
+    /// between them; stops at `stop`. Returns false when the stop was reached.
+    @discardableResult
+    func play(_ day: Int, _ events: [(Double, String, Double)], stop: Double = .infinity) -> Bool {
+        for (hour, device, value) in events.sorted(by: { $0.0 < $1.0 }) {
+            let t = time(day: day, hour: hour)
+            if t >= stop { tick(to: stop); return false }
+            tick(to: t)
+            send(device, value, at: t)
+        }
+        return true
+    }
+
     /// A harness after two ordinary weeks, and the third day up to its local `hour` (returned: the stop time).
     static func afterAFortnight(stopAt hour: Double) throws -> (RoutineHarness, Double) {
         let h = try RoutineHarness()
@@ -121,6 +134,7 @@ final class RoutineHarness {
     /// A late sleeper's day in a flat with door sensors only (no bed sensor): to bed about midnight, up about
     /// 11:00 (±1 h), a toilet trip most nights, on alternate days a quiet 3 h in the living room from noon, out in
     /// the late afternoon. Hours may pass 24 (the next morning).
+    @discardableResult
     func lateSleeperDay(_ day: Int, stop: Double = .infinity) -> Bool {
         var events: [(Double, String, Double)] = []
         func door(_ device: String, _ h: Double) { events.append((h, device, 0)); events.append((h + 0.01, device, 1)) }
@@ -139,14 +153,7 @@ final class RoutineHarness {
         let bed = 24 + (random() - 0.5) * 1.4
         toilet(bed - 0.2); door("hall_bedroom_door", bed)
         if random() < 0.7 { let trip = 24 + 3.5 + random() * 2; door("hall_bedroom_door", trip); toilet(trip + 0.02); door("hall_bedroom_door", trip + 0.15) }
-        events.sort { $0.0 < $1.0 }
-        for (hour, device, value) in events {
-            let t = time(day: day, hour: hour)
-            if t >= stop { tick(to: stop); return false }
-            tick(to: t)
-            send(device, value, at: t)
-        }
-        return true
+        return play(day, events, stop: stop)
     }
 }
 
@@ -541,11 +548,7 @@ let zeros = "[" + Array(repeating: "0", count: 96).joined(separator: ",") + "]"
         }
         events += [(10, "front_door", 0), (10.01, "front_door", 1), (13, "front_door", 0), (13.01, "front_door", 1),
                    (22.75, "bedroom_bed", 1)]
-        for (hour, device, value) in events.sorted(by: { $0.0 < $1.0 }) {
-            let t = h.time(day: day, hour: hour)
-            h.tick(to: t)
-            h.send(device, value, at: t)
-        }
+        h.play(day, events)
     }
 
     /// `not-home` learns her outings: an evening outing shorter than her longest outing at any hour is not alarming
@@ -567,5 +570,92 @@ let zeros = "[" + Array(repeating: "0", count: 96).joined(separator: ",") + "]"
         let r = h.raised(.notHome)
         #expect(r.isEmpty != raised, "\(r.map(\.detail))")
         if let d = r.first { #expect(d.time - leave >= 3 * 3600, "raised \((d.time - leave) / 60) min after she left") }
+    }
+
+    /// A night-owl: in the armchair from about 01:30 to 05:30, then in bed until about 15:15. The armchair is no
+    /// night and 05:30 no wake-up (she went back to sleep within the hour and slept past 15:00): nothing is learned
+    /// as her wake-up, so `not-up` never fires an hour after she went to bed.
+    @Test func anArmchairBeforeALateBedIsNoWakeUp() throws {
+        let h = try RoutineHarness()
+        func day(_ d: Int) -> [(Double, String, Double)] {
+            let up = 15.25 + (h.random() - 0.5) * 0.5
+            var e: [(Double, String, Double)] = [(up, "bedroom_bed", 0), (up + 0.05, "bathroom_toilet", 1)]
+            var hour = up + 0.3
+            while hour < 25.3 { e.append((hour, h.random() < 0.5 ? "kitchen_fridge" : "living_motion", 1)); hour += 0.2 + h.random() * 0.4 }
+            let chair = 25.5 + (h.random() - 0.5) * 0.3
+            let bed = 29.5 + (h.random() - 0.5) * 0.3
+            e += [(chair, "living_seat", 1), (bed, "living_seat", 0), (bed + 0.05, "bathroom_toilet", 1), (bed + 0.1, "bedroom_bed", 1)]
+            return e
+        }
+        h.play(mondayMarch4 - 1, [(23, "bedroom_bed", 1)])
+        for d in mondayMarch4..<mondayMarch4 + 21 { h.play(d, day(d)) }
+        #expect(h.raised(.notUp).isEmpty, "\(h.raised(.notUp).map(\.detail))")
+        for w in h.detector.model.wakeUps { #expect(w < 5 * 3600 || w > 6 * 3600, "learned wake-up \(RoutineModel.clock(w))") }
+    }
+
+    /// Up between about 06:20 and 08:40 (her median about 07:20, robust σ about 40 min): seen getting up at 06:36 and
+    /// then still is being up, not a night trip, so no `not-up` (`inactivity` is for that); last seen at 03:40 on a
+    /// night trip still is `not-up`.
+    @Test(arguments: [(6.6, false), (3.7, true)])
+    func aSignOfLifeWithinHerUsualSpreadOfWakeUpsIsBeingUp(lastSeen: Double, notUp: Bool) throws {
+        let h = try RoutineHarness()
+        for d in mondayMarch4..<mondayMarch4 + 21 { h.ordinaryDay(d, wakeUp: 7.5 + Double((d - mondayMarch4) % 5 - 2) * 0.4) }
+        let sigma = h.detector.wakeSigma
+        #expect(sigma > 25 * 60, "robust σ of her wake-ups \(sigma / 60) min")
+        let day = mondayMarch4 + 21
+        let stop = h.time(day: day, hour: lastSeen)
+        h.ordinaryDay(day - 1, stop: stop)
+        if lastSeen > 6 {
+            h.send("bedroom_bed", 0, at: stop - 120)
+            h.send("bathroom_toilet", 1, at: stop)
+        }
+        h.tick(to: h.time(day: day, hour: 12))
+        #expect(h.raised(.notUp).isEmpty != notUp, "\(h.raised(.notUp).map(\.detail))")
+    }
+
+    /// Out of bed at 05:00 for the toilet and back to bed past no sensor: the bathroom quiet began in the night, so it
+    /// is no `bathroom-dwell` when the night ends at about 06:30 (`not-up` says she did not get up).
+    @Test func aBathroomQuietThatBeganInTheNightIsNoDwell() throws {
+        let h = try RoutineHarness()
+        h.days(mondayMarch4..<mondayMarch4 + 14)
+        let trip = h.time(day: mondayMarch4 + 14, hour: 5)
+        h.tick(to: trip)
+        h.send("bedroom_bed", 0, at: trip)
+        h.send("bathroom_toilet", 1, at: trip + 60)
+        h.tick(to: h.time(day: mondayMarch4 + 14, hour: 11))
+        #expect(h.raised(.bathroomDwell).isEmpty, "\(h.raised(.bathroomDwell).map(\.detail)) night \(h.detector.nightText)")
+        #expect(h.raised(.notUp).count == 1)
+    }
+
+    /// Every afternoon she washes at 14:00 and then sits two and a half hours where no sensor sees her: once learned,
+    /// a long quiet after the bathroom is normal then, so it raises no `bathroom-dwell` (only `inactivity`, at its own
+    /// limit; while learning, the fixed 120 min applies).
+    @Test func noBathroomDwellWhereLongQuietsAfterTheBathroomAreNormal() throws {
+        let h = try RoutineHarness()
+        func day(_ d: Int, stop: Double = .infinity) -> Bool {
+            var e: [(Double, String, Double)] = [(7.5, "bedroom_bed", 0), (7.55, "bathroom_toilet", 1)]
+            var hour = 7.7
+            var washed = false
+            while hour < 22.5 {
+                if hour >= 14 && !washed {
+                    e.append((14, "bathroom_basin", 1))
+                    hour = 16.5 + h.random() * 0.25
+                    washed = true
+                    continue
+                }
+                e.append((hour, "kitchen_kettle", 1))
+                hour += 0.25 + h.random() * 0.25
+            }
+            e.append((22.75, "bedroom_bed", 1))
+            return h.play(d, e, stop: stop)
+        }
+        for d in mondayMarch4..<mondayMarch4 + 21 { _ = day(d) }
+        let stop = h.time(day: mondayMarch4 + 21, hour: 14.01)
+        _ = day(mondayMarch4 + 21, stop: stop)
+        h.tick(to: stop + 5 * 3600)
+        let learned = h.raised(.bathroomDwell).filter { $0.detail["learning"]?.boolValue == false }
+        #expect(learned.isEmpty, "\(learned.map(\.detail))")
+        let limit = h.detector.bathroomLimit(sod: 16 * 3600)
+        #expect(limit.limit == .infinity && limit.longest >= 2.5 * 3600, "\(limit)")
     }
 }

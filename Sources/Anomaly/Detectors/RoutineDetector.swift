@@ -37,7 +37,9 @@ import Darwin
 /// not learned. Also wake-ups and bedtimes: quiets of `wakeUpQuietMinutes` or more in a context where she may be
 /// asleep, in the same context or between bed, bedroom and bathroom with interruptions of up to an hour (a toilet
 /// trip), make one sleep; the day's longest sleep of 3 h or more that ends between 03:00 and 15:00 and whose middle
-/// lies between 21:00 and 09:00 (the prior every home shares: a night is a night) gives the bedtime and the wake-up.
+/// lies between 21:00 and 09:00 (the prior every home shares: a night is a night) gives the bedtime and the wake-up,
+/// unless within the hour after it she settles again for 3 h or more in a quiet that is no night (an armchair until
+/// 05:30, then bed until 15:00: that was no wake-up, and that day teaches none).
 /// Also daytime bathroom visits, night bathroom trips and kitchen visits per day (last 28 days).
 ///
 /// ## Rules (parameters under `detectors.routine`, defaults in brackets)
@@ -62,14 +64,17 @@ import Darwin
 ///   a few weeks: on the tuning homes the real rate was about 10–25 × the nominal one, hence the small default.
 ///   The lower of the two limits applies (a quiet that began at 09:30 in the bedroom is not a night, even though the
 ///   bedroom at 09:30 is often the end of one). Cleared at the next sign of life.
-/// - **not-up**: with at least 5 learned wake-ups, no sign of life since before (median wake-up − 30 min) and the
+/// - **not-up**: with at least 5 learned wake-ups, no sign of life since before (median wake-up − max(30 min, 2 σ),
+///   at most 3 h: a sign of life within her usual spread of wake-ups is being up, not a night trip) and the
 ///   local time is past `median + max(notUpMarginMinutes [60], 2.5 × robust σ)` (σ = 1.4826 × MAD) and past the
 ///   latest learned wake-up + half that margin, not out, within 6 h of that limit. Cleared at the next sign of life.
 /// - **bathroom-dwell** (warning before `inactivity`): the last sign of life was in the bathroom (and the bathroom
 ///   door did not say she came out: opened twice and shut again since she went in), outside the learned night
-///   (22:00–07:00 until a night is learned), for
+///   (22:00–07:00 until a night is learned) both when it was seen and now, for
 ///   longer than `max(minimumLimitMinutes, E(bathroom) + marginMinutes / 2)` (E as above, bathroom only;
-///   `fixedBathroomMinutes` while learning or without enough bathroom observations). Cleared at the next sign of life.
+///   `fixedBathroomMinutes` while learning or without enough bathroom observations). Not raised where E itself
+///   reaches `fixedBathroomMinutes`: quiets that long after the bathroom are her normal there (she goes on to rooms
+///   without a sensor) and only `inactivity` can tell. Cleared at the next sign of life.
 /// - **not-home** (context `out`): out longer than `max(limitFactor × E(out), E'(out)) + marginMinutes` (at least
 ///   `minimumLimitMinutes`; E' the longest time out at any hour, at most 12 h: an outing is not alarming just because
 ///   it is later than usual), or out for 30 min and more in the learned night at an hour she has not been out at
@@ -218,6 +223,8 @@ public final class RoutineDetector: Detector {
     var day = Int.min
     var dayFinalized = false
     var wakeCandidate = Double.nan
+    /// When the sleep that gave `wakeCandidate` ended.
+    var wakeCandidateAt = Double.nan
     var bedtimeCandidate = Double.nan
     var bedtimeQuiet = 0.0
     /// The sleep being put together from quiets (`sleep(from:to:in:)`) and the context of its last one.
@@ -392,8 +399,8 @@ public final class RoutineDetector: Detector {
         let local = context.localTime
         let sod = local.secondsOfDay(at: t)
         let d = local.dayNumber(at: t)
-        if d != day { newDay(d) }
-        if !dayFinalized && sod >= 15 * 3600 { finalizeDay() }
+        if d != day { newDay(d, at: t) }
+        if !dayFinalized && sod >= 15 * 3600 { finalizeDay(at: t) }
         let quiet = t - quietStart
         if quietContext == .out {
             if nightDoorOpened.isFinite && t - nightDoorOpened >= parameters.nightDoorConfirm {
@@ -410,7 +417,8 @@ public final class RoutineDetector: Detector {
             let limit = min(startLimit, inactivityLimit(quietContext, sod: sod).limit)
             if t - livingSince > limit { raise(.inactivity, at: t, quiet: t - livingSince, sod: sod) }
         }
-        if !bathroomRaised && quietContext == .bathroom && !leftBathroom && !isNightForBathroom(sod) && quiet > bathroomLimit(sod: sod).limit {
+        if !bathroomRaised && quietContext == .bathroom && !leftBathroom && !isNightForBathroom(sod)
+            && !isNightForBathroom(local.secondsOfDay(at: quietStart)) && quiet > bathroomLimit(sod: sod).limit {
             raise(.bathroomDwell, at: t, quiet: quiet, sod: sod)
         }
         if !notUpRaised && !learning && notUpDue(sod: sod) { raise(.notUp, at: t, quiet: quiet, sod: sod) }
@@ -491,6 +499,9 @@ public final class RoutineDetector: Detector {
         if learning { return (p.fixedBathroom, .nan, 0) }
         let e = model.envelope(.bathroom, secondsOfDay: sod, windowSlots: windowSlots, minimumObservations: p.minimumObservations)
         guard e.context == .bathroom else { return (p.fixedBathroom, .nan, e.observations) }
+        // Quiets after the bathroom as long as the fixed limit are normal here: she goes on to rooms without a
+        // sensor, and only `inactivity` can tell.
+        if e.longest >= p.fixedBathroom { return (.infinity, e.longest, e.observations) }
         return (max(p.minimumLimit, e.longest + p.margin / 2), e.longest, e.observations)
     }
 
@@ -507,8 +518,12 @@ public final class RoutineDetector: Detector {
         // No sign of life since before her usual wake-up (today).
         let local = context.localTime
         let startDay = local.dayNumber(at: quietStart)
-        return startDay < day || local.secondsOfDay(at: quietStart) < wakeMedian - 1800
+        return startDay < day || local.secondsOfDay(at: quietStart) < wakeMedian - upWindow
     }
+
+    /// How long before her median wake-up a sign of life already counts as being up: max(30 min, 2 robust σ), at
+    /// most 3 h. Someone whose wake-up varies by an hour is up, not on a night trip, at a sign of life 1 h early.
+    var upWindow: Double { min(3 * 3600, max(1800, 2 * (wakeSigma.isFinite ? wakeSigma : 0))) }
 
     /// The learned night (nil until 5 bedtimes and wake-ups are learned): from median bedtime + max(`notUpMarginMinutes`,
     /// 2.5 σ) to median wake-up − max(`notUpMarginMinutes`, 2.5 σ), inside the learned sleep; nil when the margins
@@ -625,7 +640,7 @@ public final class RoutineDetector: Detector {
         if model.firstSeen.isNaN { model.firstSeen = t }
         model.lastSeen = t
         let d = local.dayNumber(at: t)
-        if d != day { newDay(d) }
+        if d != day { newDay(d, at: t) }
         model.countDay(d)
     }
 
@@ -649,10 +664,28 @@ public final class RoutineDetector: Detector {
         let length = sleepEnd - sleepStart
         let wake = local.secondsOfDay(at: sleepEnd)
         guard length >= 3 * 3600, wake >= 3 * 3600, wake < 15 * 3600, length > bedtimeQuiet,
-              Self.nightPrior(local.secondsOfDay(at: sleepStart + length / 2)) else { return }
+              Self.nightPrior(local.secondsOfDay(at: sleepStart + length / 2)) else {
+            if length >= 3 * 3600 && wentBackToSleep(at: sleepStart) { forgetWakeCandidate(longest: length) }
+            return
+        }
         bedtimeQuiet = length
         wakeCandidate = wake
+        wakeCandidateAt = sleepEnd
         bedtimeCandidate = local.secondsOfDay(at: sleepStart)
+    }
+
+    /// A sleep of 3 h or more that begins within `sleepInterruption` of the day's wake-up candidate and is not a
+    /// night itself (it ends after 15:00, or its middle is a day's): the candidate was her evening in the armchair
+    /// before bed, not a wake-up (a late sleeper's night, bed 05:30–15:00, is no night by the prior).
+    func wentBackToSleep(at start: Double) -> Bool {
+        wakeCandidateAt.isFinite && start >= wakeCandidateAt && start - wakeCandidateAt <= Self.sleepInterruption
+    }
+
+    func forgetWakeCandidate(longest: Double) {
+        wakeCandidate = .nan
+        bedtimeCandidate = .nan
+        wakeCandidateAt = .nan
+        bedtimeQuiet = max(bedtimeQuiet, longest)
     }
 
     /// The longest interruption of one sleep (a toilet trip at night).
@@ -664,22 +697,27 @@ public final class RoutineDetector: Detector {
 
     // MARK: Days
 
-    func newDay(_ d: Int) {
+    func newDay(_ d: Int, at t: Double) {
         if day != Int.min && d > day {
-            if !dayFinalized { finalizeDay() }
+            if !dayFinalized { finalizeDay(at: t) }
             RoutineModel.push(kitchenToday, to: &model.kitchenVisits, limit: RoutineModel.historyDays)
         }
         day = d
         dayFinalized = false
         kitchenToday = 0
         wakeCandidate = .nan
+        wakeCandidateAt = .nan
         bedtimeCandidate = .nan
         bedtimeQuiet = 0
     }
 
     /// At 15:00 local (or the day's end): the day's wake-up, bedtime and night trips join the model; drift check.
-    func finalizeDay() {
+    func finalizeDay(at t: Double) {
         dayFinalized = true
+        // Still asleep at 15:00 since soon after the candidate: that was no wake-up (see `wentBackToSleep`).
+        if quietContext.mayBeAsleep && wentBackToSleep(at: quietStart) && t - quietStart >= 3 * 3600 {
+            forgetWakeCandidate(longest: t - quietStart)
+        }
         if wakeCandidate.isFinite { RoutineModel.push(wakeCandidate, to: &model.wakeUps, limit: RoutineModel.historyDays) }
         if bedtimeCandidate.isFinite { RoutineModel.push(bedtimeCandidate, to: &model.bedtimes, limit: RoutineModel.historyDays) }
         if wakeCandidate.isFinite { RoutineModel.push(nightTrips, to: &model.nightBathroomTrips, limit: RoutineModel.historyDays) }
