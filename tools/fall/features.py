@@ -12,17 +12,13 @@ current peak. Features of a candidate at time tp, from the samples around it (ti
   preStd    standard deviation of |a| over the pre window
   area      integral of | |a| - 1 | dt over [tp-areaSpan, tp+areaSpan] (g s): impact energy
 dt of each sample = time since the previous one, at most `dtCap` s (gaps do not count as free fall).
-With `historySeconds` > 0 (the wrist) two more columns:
+With `historySeconds` > 0 (the wrist) one more column:
   earlier   the smallest angle (degrees) between the posture after and the mean acceleration vector of any posture
             block (`posture_blocks`: the stream cut into 1 s blocks as upright.py / FallTrack cut it) that starts at
             or after tp-historySeconds and ends at or before tp-historyMargin, or of the pre window (a posture held
             before too: right after the stream starts it is the only one known). A fallen arm rests in a posture it
             did not hold before (lying, the forearm horizontal); hands lowered after clapping, raising them or a
             call return to one they held seconds earlier.
-and one more:
-  drift     degrees between the mean acceleration vector of the first and of the second half of the post window
-            ((tp+postFrom, tp+mid] and (tp+mid, tp+postTo], mid = (postFrom+postTo)/2; 0 when a half is empty): a
-            fallen arm stays in the posture it came to rest in; held up, clapping, hopping or walking it keeps turning.
 """
 import numpy as np
 
@@ -47,11 +43,6 @@ def posture_blocks(t, xyz, block=1.0):
             out.append((t[s], t[e], xyz[s:e].mean(0)))
         s = e
     return out
-
-
-def vector_angle(u, v):
-    c = u @ v / max(np.linalg.norm(u) * np.linalg.norm(v), 1e-9)
-    return np.degrees(np.arccos(np.clip(c, -1, 1)))
 
 
 def earlier_posture_angle(blocks, tp, gpost, span, margin, pre_angle):
@@ -108,8 +99,6 @@ def trial_features(t, xyz, prm=DEFAULT):
         area = (np.abs(a[m0:m1] - 1) * dt[m0:m1]).sum()
         row = (tp, t[j1], a[p], angle, post.std(), np.abs(post - 1).mean(), dip, pre.std(), area)
         if history:
-            jm = np.searchsorted(t, tp + (prm["postFrom"] + prm["postTo"]) / 2, "right")
-            drift = vector_angle(xyz[j0:jm].mean(0), xyz[jm:j1].mean(0)) if j0 < jm < j1 else 0.0
-            row += (earlier_posture_angle(blocks, tp, gpost, prm["historySeconds"], prm["historyMargin"], angle), drift)
+            row += (earlier_posture_angle(blocks, tp, gpost, prm["historySeconds"], prm["historyMargin"], angle),)
         rows.append(row)
-    return np.array(rows).reshape(-1, 2 + len(NAMES) + (2 if history else 0))
+    return np.array(rows).reshape(-1, 2 + len(NAMES) + (1 if history else 0))

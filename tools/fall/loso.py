@@ -141,7 +141,7 @@ def main():
 
 
 def wrist_candidates(Uf):
-    """Rows (trial, fall?, in window?, tp, decision time, features.NAMES..., earlier, drift) of the UMAFall trials. In window:
+    """Rows (trial, fall?, in window?, tp, decision time, features.NAMES..., earlier) of the UMAFall trials. In window:
     the decision comes between 1.5 s before and 4 s after the impact (the largest |a|), as fall-eval scores it."""
     prm = dict(F.WRIST); prm["trigger"] = reference.MODELS["wrist"]["trigger"]
     recs = []
@@ -166,13 +166,13 @@ def first_fire(R, sc, thr, n):
 def wrist_loso():
     """The wrist: the gates and inputs of FallModel.wrist (no angle gate; postDev < 0.5, and when deciding an
     earlier-posture angle >= 5 deg; a new resting posture,
-    stillness before, impact energy, the arm at rest after and staying in its posture). Positives: fall trials' candidates decided in the
+    stillness before, impact energy, the arm at rest after). Positives: fall trials' candidates decided in the
     window; negatives: every ADL candidate. Each subject scored by a model fitted without them."""
     Uf = data.umafall(); R = wrist_candidates(Uf)
     subj = np.array([t.subject for t in Uf])[R[:, 0].astype(int)]
     pos = (R[:, 1] == 1) & (R[:, 2] == 1); neg = R[:, 1] == 0
     g = R[:, 3 + 2 + 3] < reference.WRIST_GATE_POST_DEV
-    X = model.design_wrist(R[:, 5:14]); sc = np.full(len(R), -np.inf)
+    X = model.design_wrist(R[:, 5:13]); sc = np.full(len(R), -np.inf)
     for s in sorted(set(subj)):
         tr = g & (pos | neg) & (subj != s); beta = model.fit(X[tr], pos[tr].astype(float), l2=1.0)
         m = g & (subj == s); sc[m] = model.score(X[m], beta)

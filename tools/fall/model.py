@@ -10,14 +10,12 @@ XNAMES = ["ln peak", "angle/90", "ln(postDev+0.02)", "10 dip", "ln(preStd+0.02)"
 
 
 def design_wrist(F):
-    """F: rows of features.NAMES + the earlier-posture angle and the drift after -> the wrist model's inputs
-    (FallModel.Inputs.wrist): a new resting posture, stillness before, impact energy, the arm at rest after and
-    staying in its posture."""
-    peak, angle, pstd, pdev, dip, prestd, area, earlier, drift = [F[:, i] for i in range(9)]
-    return np.stack([np.minimum(earlier, 90) / 90, np.log(prestd + 0.02), area * 2, np.log(pdev + 0.02),
-                     np.log(drift + 1)], 1)
+    """F: rows of features.NAMES + the earlier-posture angle -> the wrist model's inputs (FallModel.Inputs.wrist):
+    a new resting posture, stillness before, impact energy, the arm at rest after."""
+    peak, angle, pstd, pdev, dip, prestd, area, earlier = [F[:, i] for i in range(8)]
+    return np.stack([np.minimum(earlier, 90) / 90, np.log(prestd + 0.02), area * 2, np.log(pdev + 0.02)], 1)
 
-WRIST_XNAMES = ["min(earlier,90)/90", "ln(preStd+0.02)", "2 area", "ln(postDev+0.02)", "ln(drift+1)"]
+WRIST_XNAMES = ["min(earlier,90)/90", "ln(preStd+0.02)", "2 area", "ln(postDev+0.02)"]
 
 def fit(X, y, l2=1.0, w=None):
     n, d = X.shape

@@ -5,7 +5,7 @@ import csv, json, pathlib
 import numpy as np
 import features as F, upright as U
 
-WRIST_W, WRIST_B = [4.0785, -0.9456, 1.4317, -1.3257, -0.4244], -7.5908
+WRIST_W, WRIST_B = [4.0445, -0.9266, 1.4041, -1.7938], -9.3672
 MODELS = {
     "waist-upright": dict(trigger=1.8, w=[2.4759, 3.8205, 0.1904, 0.8189, 1.2259, 3.3369, -3.7622, 4.3977], b=-6.4858, thr=0.0),
     "waist": dict(trigger=1.8, w=[2.3994, 5.5111, 0.3797, 0.4991, 1.2005, 5.6472], b=-5.3073, thr=0.0),
@@ -28,9 +28,9 @@ def low_impact_ok(f, known, post_tilt, s, thr):
 
 
 def wrist_inputs(f):
-    """f: features.NAMES + the earlier-posture angle and the drift after (features.WRIST) -> the wrist model's inputs."""
-    peak, angle, pstd, pdev, dip, prestd, area, earlier, drift = f
-    return np.array([min(earlier, 90.0) / 90, np.log(prestd + 0.02), 2 * area, np.log(pdev + 0.02), np.log(drift + 1)])
+    """f: features.NAMES + the earlier-posture angle (features.WRIST) -> the wrist model's inputs."""
+    peak, angle, pstd, pdev, dip, prestd, area, earlier = f
+    return np.array([min(earlier, 90.0) / 90, np.log(prestd + 0.02), 2 * area, np.log(pdev + 0.02)])
 
 
 def inputs(f, pre_tilt=None, post_tilt=None, upright=False):

@@ -31,8 +31,7 @@ public struct FallWindows: Sendable, Equatable {
     /// Earlier postures (0: not used): the smallest angle between the posture after and the mean acceleration
     /// vector of any 1 s posture block (`FallUprightLearning.block`; ≥ 4 samples, spanning ≤ 1.5 block) that starts
     /// at or after `tp - historySeconds` and ends at or before `tp - historyMargin`, or of the posture before (held
-    /// before too; right after the stream starts it is the only one known). With a history the track also measures
-    /// the drift after: the angle between the mean vectors of the two halves of the post window.
+    /// before too; right after the stream starts it is the only one known).
     public var historySeconds = 0.0
     public var historyMargin = 0.5
     /// Gate (with a history): the posture after differs from every earlier one by at least this many degrees (an
@@ -75,9 +74,6 @@ public struct FallFeatures: Sendable, Equatable {
     /// The smallest angle between the posture after and an earlier posture (`FallWindows.historySeconds`; nil when
     /// not used).
     public var earlierAngle: Double? = nil
-    /// The angle between the mean vectors of the first and second half of the post window (0 when a half has no
-    /// sample; nil when not used): a fallen arm stays in its posture, one held up or clapping keeps turning.
-    public var postDrift: Double? = nil
 }
 
 /// A logistic fall model: `score = b + Σ wᵢ·xᵢ`, a fall when `score >= threshold`. Inputs `x` (`Inputs`):
@@ -86,8 +82,7 @@ public struct FallFeatures: Sendable, Equatable {
 ///   and 8 min(postTilt, 75)/75 (lying after);
 /// - `wrist`: 1 min(earlierAngle, 90)/90 (the arm rests in a posture it did not hold in the 10 s before: lying;
 ///   not hands lowered after clapping, raising them or a call), 2 ln(preStd + 0.02) (busy before: clapping, hopping,
-///   jogging), 3 2·area (impact energy), 4 ln(postDev + 0.02) (the arm at rest after), 5 ln(postDrift + 1) (and
-///   staying in its posture).
+///   jogging), 3 2·area (impact energy), 4 ln(postDev + 0.02) (the arm at rest after).
 /// Fitted by tools/fall (L2-regularised logistic regression on the odd SisFall / UMAFall subjects' candidates,
 /// leave-one-subject-out cross-validated; see docs in FallDetector).
 public struct FallModel: Sendable, Equatable {
@@ -113,7 +108,7 @@ public struct FallModel: Sendable, Equatable {
     /// turn says little here; whether it comes to rest in a new posture says more.
     public static let wrist = FallModel(
         name: "wrist", trigger: 2.2,
-        weights: [4.0785, -0.9456, 1.4317, -1.3257, -0.4244], intercept: -7.5908, threshold: -0.25, inputs: .wrist)
+        weights: [4.0445, -0.9266, 1.4041, -1.7938], intercept: -9.3672, threshold: -0.25, inputs: .wrist)
 
     @inlinable
     public func score(_ f: FallFeatures) -> Double {
@@ -123,7 +118,6 @@ public struct FallModel: Sendable, Equatable {
             s += weights[1] * log(f.preStd + 0.02)
             s += weights[2] * 2 * f.area
             s += weights[3] * log(f.postDev + 0.02)
-            s += weights[4] * log((f.postDrift ?? 0) + 1)
             return s
         }
         s += weights[0] * log(f.peak)

@@ -312,9 +312,6 @@ public struct FallTrack {
         var postN = 0.0, postX = 0.0, postY = 0.0, postZ = 0.0, postA = 0.0, postAA = 0.0, postDev = 0.0
         var preN = 0.0, preX = 0.0, preY = 0.0, preZ = 0.0, preA = 0.0, preAA = 0.0
         var dip = 0.0, area = 0.0, peak = 0.0
-        // The two halves of the post window (the drift after).
-        var h1N = 0.0, h1X = 0.0, h1Y = 0.0, h1Z = 0.0, h2X = 0.0, h2Y = 0.0, h2Z = 0.0
-        let postMid = tp + (w.postFrom + w.postTo) / 2
         var postChecked = false
         let oldest = tp - w.lookBack
         for k in 0..<ring.count {
@@ -326,11 +323,6 @@ public struct FallTrack {
                 if t <= tp + w.postTo {
                     postN += 1; postX += Double(e.x); postY += Double(e.y); postZ += Double(e.z)
                     postA += a; postAA += a * a; postDev += abs(a - 1)
-                    if t <= postMid {
-                        h1N += 1; h1X += Double(e.x); h1Y += Double(e.y); h1Z += Double(e.z)
-                    } else {
-                        h2X += Double(e.x); h2Y += Double(e.y); h2Z += Double(e.z)
-                    }
                 }
                 continue
             }
@@ -373,8 +365,6 @@ public struct FallTrack {
             }
             guard best >= w.gateEarlierAngle else { return nil }
             f.earlierAngle = best
-            // Means are not needed: the angle between two sums is that between their means.
-            f.postDrift = h1N > 0 && h1N < postN ? Self.degrees(Self.cosine(h1X, h1Y, h1Z, h2X, h2Y, h2Z)) : 0
         }
         return f
     }
