@@ -15,9 +15,10 @@ dt of each sample = time since the previous one, at most `dtCap` s (gaps do not 
 With `historySeconds` > 0 (the wrist) one more column:
   earlier   the smallest angle (degrees) between the posture after and the mean acceleration vector of any posture
             block (`posture_blocks`: the stream cut into 1 s blocks as upright.py / FallTrack cut it) that starts at
-            or after tp-historySeconds and ends at or before tp-historyMargin; 90 when there is none. A fallen arm
-            rests in a posture it did not hold before (lying, the forearm horizontal); hands lowered after
-            clapping, raising them or a call return to one they held seconds earlier.
+            or after tp-historySeconds and ends at or before tp-historyMargin, or of the pre window (a posture held
+            before too: right after the stream starts it is the only one known). A fallen arm rests in a posture it
+            did not hold before (lying, the forearm horizontal); hands lowered after clapping, raising them or a
+            call return to one they held seconds earlier.
 """
 import numpy as np
 
@@ -44,14 +45,14 @@ def posture_blocks(t, xyz, block=1.0):
     return out
 
 
-def earlier_posture_angle(blocks, tp, gpost, span, margin):
-    best = None
+def earlier_posture_angle(blocks, tp, gpost, span, margin, pre_angle):
+    best = pre_angle
     for s, e, m in blocks:
         if s >= tp - span and e <= tp - margin:
             c = m @ gpost / max(np.linalg.norm(m) * np.linalg.norm(gpost), 1e-9)
             a = np.degrees(np.arccos(np.clip(c, -1, 1)))
-            best = a if best is None else min(best, a)
-    return 90.0 if best is None else best
+            best = min(best, a)
+    return best
 
 
 def candidates(t, a, trigger, merge):
@@ -98,6 +99,6 @@ def trial_features(t, xyz, prm=DEFAULT):
         area = (np.abs(a[m0:m1] - 1) * dt[m0:m1]).sum()
         row = (tp, t[j1], a[p], angle, post.std(), np.abs(post - 1).mean(), dip, pre.std(), area)
         if history:
-            row += (earlier_posture_angle(blocks, tp, gpost, prm["historySeconds"], prm["historyMargin"]),)
+            row += (earlier_posture_angle(blocks, tp, gpost, prm["historySeconds"], prm["historyMargin"], angle),)
         rows.append(row)
     return np.array(rows).reshape(-1, 2 + len(NAMES) + (1 if history else 0))

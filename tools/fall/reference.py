@@ -5,7 +5,7 @@ import csv, json, pathlib
 import numpy as np
 import features as F, upright as U
 
-WRIST_W, WRIST_B = [3.9113, -0.9203, 1.4055, -1.8031], -9.364
+WRIST_W, WRIST_B = [4.0445, -0.9266, 1.4041, -1.7938], -9.3672
 MODELS = {
     "waist-upright": dict(trigger=1.8, w=[2.4759, 3.8205, 0.1904, 0.8189, 1.2259, 3.3369, -3.7622, 4.3977], b=-6.4858, thr=0.0),
     "waist": dict(trigger=1.8, w=[2.3994, 5.5111, 0.3797, 0.4991, 1.2005, 5.6472], b=-5.3073, thr=0.0),

@@ -30,7 +30,8 @@ public struct FallWindows: Sendable, Equatable {
     public var gatePostDev = Double.infinity
     /// Earlier postures (0: not used): the smallest angle between the posture after and the mean acceleration
     /// vector of any 1 s posture block (`FallUprightLearning.block`; ≥ 4 samples, spanning ≤ 1.5 block) that starts
-    /// at or after `tp - historySeconds` and ends at or before `tp - historyMargin` (90° when there is none).
+    /// at or after `tp - historySeconds` and ends at or before `tp - historyMargin`, or of the posture before (held
+    /// before too; right after the stream starts it is the only one known).
     public var historySeconds = 0.0
     public var historyMargin = 0.5
     /// Gate (with a history): the posture after differs from every earlier one by at least this many degrees (an
@@ -71,7 +72,7 @@ public struct FallFeatures: Sendable, Equatable {
     public var preTilt: Double?
     public var postTilt: Double?
     /// The smallest angle between the posture after and an earlier posture (`FallWindows.historySeconds`; nil when
-    /// not used, 90 when no earlier posture block is known).
+    /// not used).
     public var earlierAngle: Double? = nil
 }
 
@@ -107,7 +108,7 @@ public struct FallModel: Sendable, Equatable {
     /// turn says little here; whether it comes to rest in a new posture says more.
     public static let wrist = FallModel(
         name: "wrist", trigger: 2.2,
-        weights: [3.9113, -0.9203, 1.4055, -1.8031], intercept: -9.364, threshold: -0.25, inputs: .wrist)
+        weights: [4.0445, -0.9266, 1.4041, -1.7938], intercept: -9.3672, threshold: -0.25, inputs: .wrist)
 
     @inlinable
     public func score(_ f: FallFeatures) -> Double {

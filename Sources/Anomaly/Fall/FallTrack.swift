@@ -354,13 +354,14 @@ public struct FallTrack {
             f.postTilt = Self.degrees(Self.cosine(postX, postY, postZ, ux, uy, uz))
         }
         if historySpan > 0 {
-            var best = 90.0, found = false
+            // The posture before counts as an earlier one (right after a restart it is the only one known).
+            var best = angle
             for k in 0..<historyCount {
                 let b = history[(historyHead - 1 - k) & (Self.historyCapacity - 1)]
                 guard b.start >= tp - historySpan else { break }   // older still: all earlier blocks are too
                 guard b.end <= tp - w.historyMargin else { continue }
                 let a = Self.degrees(Self.cosine(b.x, b.y, b.z, postX, postY, postZ))
-                if !found || a < best { best = a; found = true }
+                if a < best { best = a }
             }
             guard best >= w.gateEarlierAngle else { return nil }
             f.earlierAngle = best
