@@ -112,3 +112,17 @@ def slowed_falls(trials, stretch, damp, hz=200):
             tr = Trial(tr.file, tr.subject, tr.group, tr.activity, tr.label, t, xyz, tr.meta)
         out.append(tr)
     return out
+
+
+def vigorous_adls(trials, speed, amp, hz=200, group="elderly"):
+    """The trials with `group`'s daily activities done more vigorously (`slow_soft` with stretch 1/speed and the
+    movement around the posture scaled by amp > 1): sit-downs, lying down and stumbles more abrupt and harder; the
+    posture (gravity's direction) is kept. The held-back older people do some of this harder than the tuning ones;
+    this is the proxy for them. Falls and the other group's trials unchanged."""
+    out = []
+    for tr in trials:
+        if tr.label == "adl" and tr.group == group:
+            t, xyz = slow_soft(tr.t, tr.xyz, hz, 1.0 / speed, amp)
+            tr = Trial(tr.file, tr.subject, tr.group, tr.activity, tr.label, t, xyz, tr.meta)
+        out.append(tr)
+    return out

@@ -7,7 +7,9 @@ The model is fitted on candidates at or above the trigger only; the low-impact p
 from the lower trigger, gated on the turn, stillness and lying after, with the upright direction known) is scored
 with it; --no-low-impact: without that path.
 Each held-out subject is then scored at other rates too (100, 40 Hz by stride, 60 Hz interpolated, 25 Hz) and on its falls slowed and damped by other factors (`EVAL_SLOW`): the proxy for older
-people's slower, softer falls, which the tuning part lacks. Summaries by group (young, older) and rate.
+people's slower, softer falls, which the tuning part lacks; and on the older adults' daily activities done more
+vigorously (`EVAL_VIGOROUS`, data.vigorous_adls: faster, with more movement around the posture), with the activities
+falsely alarmed. Summaries by group (young, older) and rate.
 Wrist: UMAFall at its own ~20 Hz. Thresholds are those of FallModel.swift.
 usage: python3 tools/fall/loso.py [--wrist] [--augment [--augment-weight W]] [--trigger G] [--no-low-impact]   (--wrist: only the wrist, ~5 s)"""
 import collections, sys, numpy as np
@@ -18,6 +20,9 @@ EVAL_RATES = (100, 60, 40, 25)
 # (stretch, damp): falls played this much slower with their movement around the posture scaled by this much.
 FIT_SLOW = ((1.3, 0.8), (1.7, 0.6))
 EVAL_SLOW = ((1.5, 0.7), (2.0, 0.5))
+# (speed, amp): older adults' daily activities played this much faster with their movement around the posture scaled
+# by this much (data.vigorous_adls): the proxy for older people who sit down, lie down and stumble harder.
+EVAL_VIGOROUS = ((1.0, 1.25), (1.0, 1.5), (1.25, 1.0), (1.25, 1.25))
 # The weight of a slowed, damped fall in the fit, beside a recorded one (--augment-weight W).
 AUG_WEIGHT = float(sys.argv[sys.argv.index("--augment-weight") + 1]) if "--augment-weight" in sys.argv else 0.25
 # The waist trigger (g) of FallModel.swift; --trigger G tries another.
@@ -25,10 +30,11 @@ TRIGGER = float(sys.argv[sys.argv.index("--trigger") + 1]) if "--trigger" in sys
 LOW_IMPACT = "--no-low-impact" not in sys.argv
 CANDIDATE_TRIGGER = min(TRIGGER, reference.LOW_IMPACT["trigger"]) if LOW_IMPACT else TRIGGER
 
-def sisfall_candidates(S, hz):
+def sisfall_candidates(S, hz, only=None):
     prm = dict(F.DEFAULT); prm["trigger"] = CANDIDATE_TRIGGER
     recs = []; learners = {}
     for k, tr in enumerate(S):
+        if only and tr.group != only: continue
         t, xyz = capture.resample(tr.t, tr.xyz, 200, hz); xyz = xyz.astype(float)
         a = np.linalg.norm(xyz, axis=1); imp = t[np.argmax(a)]
         L = learners.setdefault(tr.subject, U.Upright()); L.history = []
@@ -41,7 +47,7 @@ def sisfall_candidates(S, hz):
             j0 = np.searchsorted(t, tp + 1.0, "right"); j1 = np.searchsorted(t, tp + 2.5, "right")
             tilt = lambda g: np.degrees(np.arccos(np.clip(g @ u / np.linalg.norm(g), -1, 1))) if known else np.nan
             recs.append((k, tr.label == "fall", abs(tp - imp) <= 1.0, *r, tilt(xyz[i0:i1].mean(0)), tilt(xyz[j0:j1].mean(0))))
-    return np.array(recs)
+    return np.array(recs).reshape(-1, 14)
 
 def X_of(R, with_tilt):
     X = model.design(R[:, 5:12])
@@ -73,12 +79,17 @@ def table(name, trials, near, anyc, thr):
           f"({fa[~lab & old].sum()}/{(~lab & old).sum()})")
     print("false alarms:", dict(collections.Counter(trials[i].activity for i in np.flatnonzero(fa & ~lab))))
 
-def summary(name, trials, near, anyc, thr, soft, falls_only=False):
+def summary(name, trials, near, anyc, thr, soft, falls_only=False, older_adls=False):
     """One line by group: young subjects' falls found (and the softest quarter of them), ADLs falsely alarmed by
-    group."""
+    group (older_adls: only older adults' ADLs, with the activities alarmed)."""
     lab = np.array([t.label == "fall" for t in trials]); old = np.array([t.group == "elderly" for t in trials])
     det = near >= thr; fa = anyc >= thr
     pct = lambda k, n: f"{100 * k / n:.2f}% ({k}/{n})" if n else "-"
+    if older_adls:
+        m = ~lab & old
+        by = collections.Counter(trials[i].activity for i in np.flatnonzero(m & fa))
+        print(f"{name:34} older ADLs falsely alarmed {pct(fa[m].sum(), m.sum())} {dict(sorted(by.items()))}")
+        return
     y = lab & ~old; line = f"{name:34} young falls {pct(det[y].sum(), y.sum())}"
     if soft is not None: line += f", softest quarter {pct(det[y & soft].sum(), (y & soft).sum())}"
     if not falls_only:
@@ -101,7 +112,7 @@ def main():
     subj_of = np.array([t.subject for t in S])
     peaks = np.array([np.linalg.norm(t.xyz.astype(float), axis=1).max() if t.label == "fall" else np.inf for t in S])
     soft = peaks <= np.percentile(peaks[np.isfinite(peaks)], 25)
-    # (name, rate, candidates, falls only?, in the fit?)
+    # (name, rate, candidates, falls only? / "older" for older adults' ADLs only, in the fit?)
     sets = [(f"{hz} Hz", hz, sisfall_candidates(S, hz), False, True) for hz in FIT_RATES]
     if augment:
         for st, dm in FIT_SLOW:
@@ -111,6 +122,10 @@ def main():
     for st, dm in EVAL_SLOW:
         T = data.slowed_falls(S, st, dm)
         sets += [(f"{hz} Hz falls x{st} slower, x{dm} movement", hz, sisfall_candidates(T, hz), True, False) for hz in FIT_RATES]
+    for sp, am in EVAL_VIGOROUS:
+        T = data.vigorous_adls(S, sp, am)
+        sets += [(f"{hz} Hz older ADLs x{sp} faster, x{am} movement", hz, sisfall_candidates(T, hz, "elderly"), "older", False)
+                 for hz in FIT_RATES]
     print(f"\nwaist model fitted on {', '.join(n for n, _, _, _, f in sets if f)}")
     for with_tilt, mname in ((True, "waist-upright"), (False, "waist")):
         scores = [np.full(len(R), -np.inf) for _, _, R, _, _ in sets]
@@ -136,7 +151,8 @@ def main():
         print(f"\n== LOSO by group and rate, model {mname}{tag} (older subjects recorded ADLs only)")
         for k, (name, hz, R, falls_only, fitted) in enumerate(sets):
             if falls_only and fitted: continue
-            summary(name, S, *trial_scores(R, scores[k], len(S)), thr, None if falls_only else soft, falls_only)
+            summary(name, S, *trial_scores(R, scores[k], len(S)), thr, None if falls_only else soft, falls_only is True,
+                    falls_only == "older")
     wrist_loso()
 
 
