@@ -116,4 +116,27 @@ struct HomeTests {
             .filter { $0["state"]?.stringValue == "arrived" }.compactMap { $0["incident"]?.stringValue }
         #expect(arrivals == [first, second], "arrivals: \(arrivals)\n\(r.stdout)")
     }
+
+    /// She stays in bed and nothing reports for a while: `not-up` becomes due at 08:12 in the quiet, and Anna's claim
+    /// at 08:17 is the very next message. The detection opens its incident at 08:12, so the claim finds it, as it would
+    /// live (it used to be read first, for an incident not yet open, and dropped).
+    @Test func anAnswerRightAfterAQuietFindsTheIncidentThatOpenedInIt() throws {
+        let seeds = CLI.repository.appendingPathComponent("seeds")
+        let seed = try String(contentsOf: seeds.appendingPathComponent("not-up-in-the-morning.capture.ndjson"), encoding: .utf8)
+            .split(separator: "\n").map(String.init)
+        // No thermometer readings from 08:00 to the claim: nothing moves the capture's clock there.
+        let quiet = seed.filter { !($0.contains("living room temp") && $0.contains("2026-11-23T08:") && $0 < "{\"tst\":\"2026-11-23T08:17") }
+        #expect(quiet.count < seed.count)
+        let dir = try CLI.temporaryDirectory()
+        let path = try CLI.write(quiet.joined(separator: "\n") + "\n", "quiet.ndjson", in: dir)
+        let r = try CLI.run(["replay", "--config", seeds.appendingPathComponent("not-up-in-the-morning.config.json").path, path])
+        #expect(r.code == 0, "\(r.stderr)")
+        let events = r.stdout.split(separator: "\n").compactMap { try? JSONParser.parse(String($0)) }
+        let opened = try #require(events.first { $0["type"]?.stringValue == "incident" && $0["state"]?.stringValue == "opened" }, "\(r.stdout)")
+        #expect(opened["incident"]?.stringValue == "linda-20261123-081201")
+        let claimed = events.first { $0["type"]?.stringValue == "incident" && $0["state"]?.stringValue == "claimed" }
+        #expect(claimed?["time"]?.stringValue == "2026-11-23T08:17:00.000Z", "the claim was dropped: \(r.stdout)")
+        let times = events.compactMap { $0["time"]?.stringValue }
+        #expect(times == times.sorted(), "event lines out of time order")
+    }
 }

@@ -75,8 +75,9 @@ final class CaptureTimeEscalation: EscalationDriver, @unchecked Sendable {
         }
     }
 
-    /// Hands over the acks queued before ring position `position`, each at its own time.
-    func takeAcks(before position: Int) {
+    /// Hands over the acks queued before ring position `position`, each at its own time, after `reaching(time)` has
+    /// brought the detectors up to it (a detection due in the quiet before an ack opens its incident first).
+    func takeAcks(before position: Int, reaching: (Double) -> Void) {
         let due = queuedAcks.withLock { q -> [(position: Int, time: Double, ack: Ack)] in
             let n = q.firstIndex { $0.position > position } ?? q.count
             defer {
@@ -85,7 +86,10 @@ final class CaptureTimeEscalation: EscalationDriver, @unchecked Sendable {
             }
             return Array(q[..<n])
         }
-        for a in due { settle(through: a.time) { engine in await engine.receive(a.ack) } }
+        for a in due {
+            reaching(a.time)
+            settle(through: a.time) { engine in await engine.receive(a.ack) }
+        }
     }
 
     func evidence(_ evidence: HomeEvidence, at time: Double) {
@@ -97,7 +101,7 @@ final class CaptureTimeEscalation: EscalationDriver, @unchecked Sendable {
     }
 
     func finish(at time: Double) {
-        takeAcks(before: .max)
+        takeAcks(before: .max) { _ in }   // the detectors have finished: nothing more is due in them
         settle(through: time) { _ in }
     }
 

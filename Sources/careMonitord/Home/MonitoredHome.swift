@@ -321,11 +321,14 @@ final class HomeProcessor: SampleProcessor {
             guard ackDue || door else { continue }
             if i > from { detectors.process(UnsafeBufferPointer(start: base + from, count: i - from)) }
             from = i
+            // Detections due in the quiet before an ack or a door come first, as they would live (the detectors
+            // stop short of its time by `settleMargin`: a wristband batch read after it may carry earlier times).
             if ackDue {
-                capture.takeAcks(before: position)
+                capture.takeAcks(before: position) { t in advance(to: t - Self.settleMargin) }
                 nextAck = capture.nextAckPosition.load(ordering: .acquiring)
             }
             if door {
+                advance(to: s.time - Self.settleMargin)
                 evidence.scan(UnsafeBufferPointer(start: base + i, count: 1), watching: capture.watchingArrivals,
                               generation: capture.incidentsOpened) { e, t in capture.evidence(e, at: t) }
             }
@@ -338,6 +341,8 @@ final class HomeProcessor: SampleProcessor {
         detectors.advance(to: time)
         watch?.observe(detectors, at: time)
     }
+
+    static let settleMargin = 2.0
 }
 
 /// A notifier for replay: records what would have been sent and sends nothing ("replay never sends a real
