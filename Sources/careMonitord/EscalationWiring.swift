@@ -23,6 +23,11 @@ func alert(from d: Detection) -> Alert {
     if d.kind == .sos, let press = d.detail["press"]?.stringValue, ["long", "hold", "long_press"].contains(press) {
         a.answersSelfCheck = true
     }
+    // She was quiet inside; the front door is the first sign of life: perhaps whoever is on the way coming in.
+    if d.state == .cleared, [.inactivity, .notUp, .bathroomDwell].contains(d.kind),
+       d.detail["activity"]?["room"]?.stringValue == Room.entrance.rawValue {
+        a.clearedAtFrontDoor = true
+    }
     return a
 }
 

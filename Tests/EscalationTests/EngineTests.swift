@@ -133,6 +133,36 @@ struct EngineTests {
 
 @Suite("Incident journal")
 struct JournalTests {
+    /// Ben is on his way; the detection clears because the front door opened. That may be Ben coming in, not Linda
+    /// recovering: no stand-down, nobody is told to stay at home, and a restart reads the clear the same way. The same
+    /// clear from a sign of life inside stands it down.
+    @Test(arguments: [true, false])
+    func aClearAtTheFrontDoorWhileSomeoneIsGoingIsNoRecovery(atFrontDoor: Bool) async throws {
+        let dir = temporaryDirectory()
+        let id = "linda-20261123-140200"
+        do {
+            let s = EngineTests.Setup(journal: true, dir: dir)
+            await s.engine.receive(Fixture.fall())
+            await s.advance(60)
+            await s.engine.receive(Ack(incident: id, member: "ben", action: .claim, etaMinutes: 10))
+            await s.advance(120)
+            var clear = Fixture.fall(at: Fixture.start.adding(seconds: 180))
+            clear.state = .cleared
+            clear.clearedAtFrontDoor = atFrontDoor
+            await s.engine.receive(clear)
+            await s.engine.waitForDeliveries()
+            let inc = try #require(await s.engine.incident(id))
+            #expect(inc.state == (atFrontDoor ? .claimed : .stoodDown))
+            #expect(s.notifier.delivered.contains { $0.text.contains("Stand down") } == !atFrontDoor)
+        }
+        guard atFrontDoor else { return }
+        let clock = ManualClock(wall: Fixture.start.adding(seconds: 200), monotonic: MonotonicInstant(nanoseconds: 205_000_000_000))
+        let engine = EscalationEngine(config: Fixture.config, clock: clock, notifiers: ["mqtt": InMemoryNotifier()], stateDirectory: dir, bootID: "test-boot")
+        let report = try await engine.recover()
+        #expect(report.openIncidents == [id])
+        #expect(await engine.incident(id)?.state == .claimed)
+    }
+
     @Test func restartContinuesAnOpenIncidentWhereItWas() async throws {
         let dir = temporaryDirectory()
         do {

@@ -139,4 +139,30 @@ struct HomeTests {
         let times = events.compactMap { $0["time"]?.stringValue }
         #expect(times == times.sorted(), "event lines out of time order")
     }
+
+    /// Anna claims the `not-up` and lets herself in: the front door is the first sign of life. That is her arriving,
+    /// not Linda getting up, so the incident is not stood down (nobody is told "recovery detected"): it shows her
+    /// arrival and waits for her answer. (Linda getting up herself still stands it down: the seed.)
+    @Test func aCarerLettingHerselfInIsAnArrivalNotARecovery() throws {
+        let seeds = CLI.repository.appendingPathComponent("seeds")
+        let seed = try String(contentsOf: seeds.appendingPathComponent("not-up-in-the-morning.capture.ndjson"), encoding: .utf8)
+            .split(separator: "\n").map(String.init)
+        // The seed up to Anna's claim at 08:17 (Linda never gets up), then Anna at the door and in the hall at 08:30.
+        let claim = try #require(seed.firstIndex { $0.contains(#"\"action\":\"claim\""#) })
+        let capture = seed[...claim].filter { $0 < "{\"tst\":\"2026-11-23T08:30" } + [
+            Self.line("2026-11-23T08:30:00.000000", "zigbee2mqtt/front door", #"{"contact":false}"#),
+            Self.line("2026-11-23T08:30:10.000000", "zigbee2mqtt/hall motion", #"{"occupancy":true}"#),
+        ]
+        let dir = try CLI.temporaryDirectory()
+        let path = try CLI.write(capture.joined(separator: "\n") + "\n", "anna.ndjson", in: dir)
+        let r = try CLI.run(["replay", "--config", seeds.appendingPathComponent("not-up-in-the-morning.config.json").path, path])
+        #expect(r.code == 0, "\(r.stderr)")
+        let events = r.stdout.split(separator: "\n").compactMap { try? JSONParser.parse(String($0)) }
+        #expect(events.contains { $0["kind"]?.stringValue == "not-up" && $0["state"]?.stringValue == "cleared" })
+        #expect(!events.contains { $0["state"]?.stringValue == "stood-down" }, "stood down at Anna's arrival: \(r.stdout)")
+        #expect(!r.stdout.contains("recovery detected"))
+        let arrived = try #require(events.first { $0["state"]?.stringValue == "arrived" }, "\(r.stdout)")
+        #expect(arrived["by"]?.stringValue == "anna")
+        #expect(arrived["time"]?.stringValue == "2026-11-23T08:30:10.000Z")
+    }
 }

@@ -22,6 +22,9 @@ public struct Alert: Sendable, Equatable {
     /// The person's own "I'm fine" gesture (a long press of her help button): while one of her self-checks is
     /// open it answers that instead of raising this alert.
     public var answersSelfCheck = false
+    /// A clear whose sign of life was the front door opening: while someone is on the way it may be them coming in,
+    /// not the person recovering, so it does not stand the incident down (their arrival and answer end it).
+    public var clearedAtFrontDoor = false
 
     public init(person: String, kind: String, severity: Severity, state: State = .raised, time: WallTime,
                 device: String? = nil, detail: String = "", wording: KindWording? = nil) {

@@ -11,7 +11,8 @@ public enum IncidentState: String, Sendable, Equatable, CaseIterable {
     case resolved
     /// Cancelled by the person (or a member who knows it is a false alarm).
     case cancelled
-    /// The detection cleared (recovery detected) before anyone arrived.
+    /// The detection cleared (recovery detected) before anyone arrived (not by the front door while someone is on
+    /// the way: that may be them coming in).
     case stoodDown = "stood-down"
 
     public var isClosed: Bool { self == .resolved || self == .cancelled || self == .stoodDown }
@@ -452,6 +453,9 @@ public struct Incident: Sendable {
         switch state {
         case .arrived:
             out.append(.log(.info, "incident \(id): \(kind) cleared after arrival; waiting for \(arrivedBy ?? "the responder") to resolve"))
+        case .claimed where a.clearedAtFrontDoor:
+            out.append(.log(.info, "incident \(id): \(kind) cleared by the front door while someone is on the way; "
+                            + "waiting for their arrival and answer"))
         default:
             close(.stoodDown, by: nil, at: now, &out)
             tellPaged(purpose: .allClear, at: now, &out) { s, _ in Messages.stoodDown(s, at: now.wall) }

@@ -6,6 +6,7 @@ enum JournalCodec {
         var o: JSONObject = ["person": .string(a.person), "kind": .string(a.kind), "severity": .string(a.severity.rawValue),
                              "state": .string(a.state.rawValue), "time": .string(RFC3339.format(a.time)), "detail": .string(a.detail)]
         if let d = a.device { o["device"] = .string(d) }
+        if a.clearedAtFrontDoor { o["atFrontDoor"] = true }
         if let w = a.wording {
             var wo: JSONObject = ["headline": .string(w.headline), "question": .string(w.question)]
             if let advice = w.advice { wo["advice"] = .string(advice) }
@@ -23,8 +24,10 @@ enum JournalCodec {
         if let w = v["wording"], let headline = w["headline"]?.stringValue, let question = w["question"]?.stringValue {
             wording = KindWording(headline: headline, question: question, advice: w["advice"]?.stringValue)
         }
-        return Alert(person: person, kind: kind, severity: sev, state: state, time: time, device: v["device"]?.stringValue,
-                     detail: v["detail"]?.stringValue ?? "", wording: wording)
+        var a = Alert(person: person, kind: kind, severity: sev, state: state, time: time, device: v["device"]?.stringValue,
+                      detail: v["detail"]?.stringValue ?? "", wording: wording)
+        a.clearedAtFrontDoor = v["atFrontDoor"]?.boolValue ?? false
+        return a
     }
 
     /// An incident input: `{"open": alert}` or one `IncidentEvent`.
