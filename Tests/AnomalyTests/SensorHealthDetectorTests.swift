@@ -36,6 +36,26 @@ struct SensorHealthDetectorTests {
         #expect(h.emitted.last?.state == .cleared && h.emitted.last?.kind == .sensorSilent)
     }
 
+    /// Two thermometers: the first to go silent leaves temperature monitoring with the other one, and the message says
+    /// so; when the second goes silent too, temperature monitoring is off.
+    @Test func oneSilentSensorOfSeveralIsALossNotProtectionOff() throws {
+        let h = try WatchHarness(["health": [:]])
+        // Both every 5 minutes for two days; then the hall alone for three hours more.
+        var t = watchDay
+        while t < watchDay + 2 * 86_400 + 3 * 3600 {
+            if t < watchDay + 2 * 86_400 { h.send("kitchen/temp", .temperature, 20, at: t) }
+            h.send("hall/temp", .temperature, 20, at: t + 1)
+            h.advance(to: t + 150)
+            t += 300
+        }
+        Self.tick(h, from: t, to: t + 3600)
+        let silent = h.emitted.filter { $0.kind == .sensorSilent && $0.state == .raised }
+        #expect(silent.map(\.device) == ["kitchen/temp", "hall/temp"], "\(silent.map(\.detail))")
+        #expect(silent.first?.detail["message"]?.stringValue
+                == "Temperature monitoring has lost kitchen/temp since 23:55 (it is silent); 1 other device still reports")
+        #expect(silent.last?.detail["message"]?.stringValue?.hasPrefix("Temperature monitoring is off since ") == true)
+    }
+
     @Test func theWristbandSilentReportsLostFallDetectionInItsOwnWords() throws {
         let h = try WatchHarness(["health": ["learningSeconds": 0]])
         let start = watchDay + 13 * 3600   // 50 Hz from 13:00 to 14:00

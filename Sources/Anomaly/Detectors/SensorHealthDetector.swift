@@ -402,7 +402,7 @@ public final class SensorHealthDetector: Detector {
         guard t - last > limit else { return }
         activity[d].silentActive = true
         let protection = protectionText(d)
-        let message = "\(protection.text) \(protection.plural ? "are" : "is") off since \(context.localTime.clockText(at: last)): \(deviceNoun(d)) is silent"
+        let message = lost(d, protection, since: last, "is silent")
         emit(.sensorSilent, .raised, d, t, ["message": .string(message), "protection": .string(protection.text),
                                             "lastSeen": .string(Timestamp.rfc3339(last)),
                                             "silentForSeconds": .number((t - last).rounded()),
@@ -450,7 +450,7 @@ public final class SensorHealthDetector: Detector {
         devices[d].offlineSince = .nan
         let protection = protectionText(d)
         emit(.deviceOffline, .raised, d, t, [
-            "message": .string("\(protection.text) \(protection.plural ? "are" : "is") off since \(context.localTime.clockText(at: since)): \(deviceNoun(d)) is offline"),
+            "message": .string(lost(d, protection, since: since, "is offline")),
             "protection": .string(protection.text), "offlineSince": .string(Timestamp.rfc3339(since))])
     }
 
@@ -475,7 +475,7 @@ public final class SensorHealthDetector: Detector {
         devices[d].notWornActive = true
         let protection = protectionText(d)
         emit(.notWorn, .raised, d, t, [
-            "message": .string("\(protection.text) \(protection.plural ? "are" : "is") off since \(context.localTime.clockText(at: from)): \(deviceNoun(d)) has not moved while the home is active"),
+            "message": .string(lost(d, protection, since: from, "has not moved while the home is active")),
             "protection": .string(protection.text), "stillSince": .string(Timestamp.rfc3339(still)),
             "stillForSeconds": .number((t - from).rounded())])
     }
@@ -502,6 +502,21 @@ public final class SensorHealthDetector: Detector {
         }
         let text = parts.count == 1 ? parts[0] : parts.dropLast().joined(separator: ", ") + " and " + parts.last!
         return (text.prefix(1).uppercased() + text.dropFirst(), parts.count > 1)
+    }
+
+    /// "Fall detection is off since 14:00: the wristband band1 is silent" when no other device gives that protection;
+    /// "Activity monitoring has lost washing_machine since 19:34 (it is silent); 12 other devices still report" when
+    /// others do (one quiet cupboard does not turn activity monitoring off).
+    func lost(_ d: Int, _ protection: (text: String, plural: Bool), since: Double, _ what: String) -> String {
+        let clock = context.localTime.clockText(at: since)
+        var others = 0
+        for e in devices.indices where e != d && !activity[e].lastSeen.isNaN && !activity[e].silentActive
+            && !devices[e].offlineActive && !devices[e].notWornActive && protectionText(e).text == protection.text {
+            others += 1
+        }
+        guard others > 0 else { return "\(protection.text) \(protection.plural ? "are" : "is") off since \(clock): \(deviceNoun(d)) \(what)" }
+        return "\(protection.text) \(protection.plural ? "have" : "has") lost \(deviceNoun(d)) since \(clock) (it \(what)); "
+            + "\(others) other device\(others == 1 ? "" : "s") still report\(others == 1 ? "s" : "")"
     }
 
     func deviceNoun(_ d: Int) -> String {
