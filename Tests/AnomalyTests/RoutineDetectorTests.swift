@@ -658,4 +658,22 @@ let zeros = "[" + Array(repeating: "0", count: 96).joined(separator: ",") + "]"
         let limit = h.detector.bathroomLimit(sod: 16 * 3600)
         #expect(limit.limit == .infinity && limit.longest >= 2.5 * 3600, "\(limit)")
     }
+
+    /// She sits in the armchair after lunch for an hour and a half every day. Sitting down at 10:00 and not moving
+    /// again is judged by the mornings, when she does not sit for long, not by her longest afternoon.
+    @Test func theArmchairsLimitFollowsTheTimeOfDay() throws {
+        let h = try RoutineHarness()
+        h.days(mondayMarch4..<mondayMarch4 + 21)
+        let afternoon = h.detector.inactivityLimit(.seat, sod: 15 * 3600)
+        let morning = h.detector.inactivityLimit(.seat, sod: 10.5 * 3600)
+        #expect(morning.limit < afternoon.limit, "morning \(morning), afternoon \(afternoon)")
+        let day = mondayMarch4 + 21
+        let sits = h.time(day: day, hour: 10)
+        h.ordinaryDay(day, stop: sits)
+        h.send("living_seat", 1, at: sits)
+        h.tick(to: sits + 8 * 3600)
+        let r = try #require(h.raised(.inactivity).first)
+        #expect(r.detail["context"]?.stringValue == "seat")
+        #expect(r.time - sits < afternoon.limit, "raised \((r.time - sits) / 60) min after she sat down; the afternoon's limit is \(afternoon.limit / 60) min")
+    }
 }

@@ -49,8 +49,9 @@ import Darwin
 ///   recorded history so a new install need not wait.
 /// - **inactivity** (not in `out`): quiet longer than
 ///   `clamp(limitFactor [1.5] × E + marginMinutes [90], minimumLimitMinutes [30], maximumLimitHours [12])`, where E is
-///   the longest normal quiet of this context within ± `windowMinutes` [60] of the current local time (for `seat`:
-///   over the whole day, sitting sessions move); with fewer than `minimumObservations` [40] observations there the
+///   the longest normal quiet of this context within ± `windowMinutes` [60] of the current local time (a sitting
+///   session counts in every slot it spans, so an afternoon in the armchair sets the afternoon's limit, not the
+///   morning's); with fewer than `minimumObservations` [40] observations there the
 ///   window widens (×2, ×4, whole day), then the pooled home context is used. So a night stop is found once the
 ///   quiet outlasts the latest normal wake-up, and every stop within `maximumLimitHours`. A second limit is fixed
 ///   when the quiet begins, from the survival of the quiets of this context that *began* within the window of this
@@ -427,8 +428,7 @@ public final class RoutineDetector: Detector {
     func inactivityLimit(_ c: RoutineContext, sod: Double) -> (limit: Double, longest: Double, observations: Double, used: RoutineContext) {
         let p = parameters
         if learning { return (p.fixedInactivity, .nan, 0, c) }
-        let e = model.envelope(c, secondsOfDay: sod, windowSlots: windowSlots, minimumObservations: p.minimumObservations,
-                               allDay: c == .seat)
+        let e = model.envelope(c, secondsOfDay: sod, windowSlots: windowSlots, minimumObservations: p.minimumObservations)
         let l = min(p.maximumLimit, max(p.minimumLimit, p.limitFactor * e.longest + p.margin))
         return (l, e.longest, e.observations, e.context)
     }
