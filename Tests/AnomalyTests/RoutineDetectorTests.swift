@@ -676,26 +676,4 @@ let zeros = "[" + Array(repeating: "0", count: 96).joined(separator: ",") + "]"
         #expect(r.detail["context"]?.stringValue == "seat")
         #expect(r.time - sits < afternoon.limit, "raised \((r.time - sits) / 60) min after she sat down; the afternoon's limit is \(afternoon.limit / 60) min")
     }
-
-    /// A bathroom PIR that clears when nobody moves: while it still reports someone there it is no dwell, and the
-    /// dwell counts from when it cleared (her last movement), not from when it first saw her.
-    @Test func aBathroomMotionSensorStillOccupiedIsNoDwell() throws {
-        let h = try RoutineHarness()
-        h.days(mondayMarch4..<mondayMarch4 + 14)
-        let day = mondayMarch4 + 14
-        let visit = h.time(day: day, hour: 11)
-        h.ordinaryDay(day, stop: visit)
-        h.send("bathroom_basin", 1, at: visit)
-        h.send("bathroom_basin", 0, at: visit + 60)         // it clears: a sensor whose occupancy means something
-        h.send("bathroom_basin", 1, at: visit + 120)
-        let cleared = visit + 120 + 70 * 60                 // seventy minutes of her moving at the basin
-        h.tick(to: cleared - 1)
-        #expect(h.raised(.bathroomDwell).isEmpty, "raised while the sensor saw her: \(h.raised(.bathroomDwell).map(\.detail))")
-        h.send("bathroom_basin", 0, at: cleared)
-        h.tick(to: cleared + 4 * 3600)
-        let d = try #require(h.raised(.bathroomDwell).first)
-        let quiet = try #require(d.detail["quietMinutes"]?.doubleValue), limit = try #require(d.detail["limitMinutes"]?.doubleValue)
-        #expect(abs(quiet * 60 - (d.time - cleared)) <= 60, "the dwell counts from the clear: \(d.detail)")
-        #expect(quiet >= limit && quiet <= limit + 2, "\(d.detail)")
-    }
 }

@@ -71,9 +71,8 @@ import Darwin
 ///   latest learned wake-up + half that margin, not out, within 6 h of that limit. Cleared at the next sign of life.
 /// - **bathroom-dwell** (warning before `inactivity`): the last sign of life was in the bathroom (and the bathroom
 ///   door did not say she came out: opened twice and shut again since she went in), outside the learned night
-///   (22:00–07:00 until a night is learned) both when it was seen and now, and no bathroom motion sensor that has
-///   been seen to clear still reports someone moving there, for longer (counted from the latest of the last sign of
-///   life and such a sensor clearing) than `max(minimumLimitMinutes, E(bathroom) + marginMinutes / 2)` (E as above, bathroom only;
+///   (22:00–07:00 until a night is learned) both when it was seen and now, for
+///   longer than `max(minimumLimitMinutes, E(bathroom) + marginMinutes / 2)` (E as above, bathroom only;
 ///   `fixedBathroomMinutes` while learning or without enough bathroom observations). Not raised where E itself
 ///   reaches `fixedBathroomMinutes`: quiets that long after the bathroom are her normal there (she goes on to rooms
 ///   without a sensor) and only `inactivity` can tell. Cleared at the next sign of life.
@@ -187,8 +186,6 @@ public final class RoutineDetector: Detector {
     var roomOfSignal: [Int8] = []
     var kindOfSignal: [SignalKind] = []
     var valueOfSignal: [Double] = []
-    /// The signal has reported a clear (a motion sensor's occupancy going false).
-    var clearsOfSignal: [Bool] = []
     var movementOfSignal: [MovementBlocks] = []
     static let worn: Int8 = -2
     /// The last movement of a worn wearable, and which (a sign of life for `inactivity`).
@@ -196,11 +193,6 @@ public final class RoutineDetector: Detector {
     var movementSignal: SignalID?
     var hasBedSensor = false
     var bedOccupied = 0
-    /// Bathroom motion sensors reporting occupancy now, among those seen to clear (a PIR clears within minutes of the
-    /// last movement; one that only ever reports motion says nothing while quiet): someone is moving in there, so it
-    /// is no dwell; and when the last of them cleared, which a dwell is counted from.
-    var bathroomMotion = 0
-    var bathroomMotionCleared = -Double.infinity
     var seatOccupied = 0
 
     // The current quiet period.
@@ -266,7 +258,6 @@ public final class RoutineDetector: Detector {
         roomOfSignal.reserveCapacity(256)
         kindOfSignal.reserveCapacity(256)
         valueOfSignal.reserveCapacity(256)
-        clearsOfSignal.reserveCapacity(256)
         movementOfSignal.reserveCapacity(256)
     }
 
@@ -285,7 +276,7 @@ public final class RoutineDetector: Detector {
         if room == .ignore { return false }
         let i = Int(signal.id.rawValue)
         while roomOfSignal.count <= i {
-            roomOfSignal.append(-1); kindOfSignal.append(.state); valueOfSignal.append(.nan); clearsOfSignal.append(false); movementOfSignal.append(MovementBlocks())
+            roomOfSignal.append(-1); kindOfSignal.append(.state); valueOfSignal.append(.nan); movementOfSignal.append(MovementBlocks())
         }
         kindOfSignal[i] = signal.kind
         if wearable { roomOfSignal[i] = Self.worn; return true }
@@ -321,14 +312,6 @@ public final class RoutineDetector: Detector {
                 if room == .bed { bedOccupied = max(0, bedOccupied + d) } else { seatOccupied = max(0, seatOccupied + d) }
             }
         default:
-            if room == .bathroom && kind == .motion && (previous == 1) != (value != 0) {
-                if value == 0 && !clearsOfSignal[i] {
-                    clearsOfSignal[i] = true      // from now on its occupancy means someone there
-                } else if clearsOfSignal[i] {
-                    bathroomMotion = max(0, bathroomMotion + (value != 0 ? 1 : -1))
-                }
-                if value == 0 && bathroomMotion == 0 { bathroomMotionCleared = t }
-            }
             switch kind {
             case .contact: alive = previous.isNaN || previous != value
             case .motion, .waterLeak, .applianceOn, .vibration: alive = value != 0
@@ -435,10 +418,9 @@ public final class RoutineDetector: Detector {
             let limit = min(startLimit, inactivityLimit(quietContext, sod: sod).limit)
             if t - livingSince > limit { raise(.inactivity, at: t, quiet: t - livingSince, sod: sod) }
         }
-        if !bathroomRaised && quietContext == .bathroom && !leftBathroom && bathroomMotion == 0 && !isNightForBathroom(sod)
-            && !isNightForBathroom(local.secondsOfDay(at: quietStart))
-            && t - max(quietStart, bathroomMotionCleared) > bathroomLimit(sod: sod).limit {
-            raise(.bathroomDwell, at: t, quiet: t - max(quietStart, bathroomMotionCleared), sod: sod)
+        if !bathroomRaised && quietContext == .bathroom && !leftBathroom && !isNightForBathroom(sod)
+            && !isNightForBathroom(local.secondsOfDay(at: quietStart)) && quiet > bathroomLimit(sod: sod).limit {
+            raise(.bathroomDwell, at: t, quiet: quiet, sod: sod)
         }
         if !notUpRaised && !learning && notUpDue(sod: sod) { raise(.notUp, at: t, quiet: quiet, sod: sod) }
     }
