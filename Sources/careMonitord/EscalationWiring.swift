@@ -24,8 +24,7 @@ func alert(from d: Detection) -> Alert {
         a.answersSelfCheck = true
     }
     // She was quiet inside; the front door is the first sign of life: perhaps whoever is on the way coming in.
-    if d.state == .cleared, [.inactivity, .notUp, .bathroomDwell].contains(d.kind),
-       d.detail["activity"]?["room"]?.stringValue == Room.entrance.rawValue {
+    if d.state == .cleared, [.inactivity, .notUp, .bathroomDwell].contains(d.kind), d.detail["frontDoor"]?.boolValue == true {
         a.clearedAtFrontDoor = true
     }
     return a

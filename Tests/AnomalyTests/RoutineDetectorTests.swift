@@ -676,4 +676,23 @@ let zeros = "[" + Array(repeating: "0", count: 96).joined(separator: ",") + "]"
         #expect(r.detail["context"]?.stringValue == "seat")
         #expect(r.time - sits < afternoon.limit, "raised \((r.time - sits) / 60) min after she sat down; the afternoon's limit is \(afternoon.limit / 60) min")
     }
+
+    /// Dozing in the armchair from about 21:00 to 04:00, then to bed until about 08:00: the bed is her night and 08:00
+    /// her wake-up, not 04:00, although the armchair lasted longer.
+    @Test func aShorterBedAfterALongArmchairIsTheNight() throws {
+        let h = try RoutineHarness()
+        func day(_ d: Int) -> [(Double, String, Double)] {
+            let up = 8 + (h.random() - 0.5) * 0.4
+            var e: [(Double, String, Double)] = [(up, "bedroom_bed", 0), (up + 0.05, "bathroom_toilet", 1)]
+            var hour = up + 0.3
+            while hour < 20.8 { e.append((hour, h.random() < 0.5 ? "kitchen_kettle" : "living_motion", 1)); hour += 0.2 + h.random() * 0.4 }
+            let chair = 21 + (h.random() - 0.5) * 0.3, bed = 28.5 + (h.random() - 0.5) * 0.3
+            e += [(chair, "living_seat", 1), (bed - 0.1, "living_seat", 0), (bed, "bedroom_bed", 1)]
+            return e
+        }
+        h.play(mondayMarch4 - 1, [(23, "bedroom_bed", 1)])
+        for d in mondayMarch4..<mondayMarch4 + 14 { h.play(d, day(d)) }
+        #expect(h.detector.model.wakeUps.count >= 10)
+        for w in h.detector.model.wakeUps { #expect(w > 7.5 * 3600 && w < 8.5 * 3600, "learned wake-up \(RoutineModel.clock(w))") }
+    }
 }

@@ -52,7 +52,7 @@ struct SensorHealthDetectorTests {
         let silent = h.emitted.filter { $0.kind == .sensorSilent && $0.state == .raised }
         #expect(silent.map(\.device) == ["kitchen/temp", "hall/temp"], "\(silent.map(\.detail))")
         #expect(silent.first?.detail["message"]?.stringValue
-                == "Temperature monitoring has lost kitchen/temp since 23:55 (it is silent); 1 other device still reports")
+                == "Temperature monitoring has lost kitchen/temp since 23:55 (it is silent); 1 other device has reported since")
         #expect(silent.last?.detail["message"]?.stringValue?.hasPrefix("Temperature monitoring is off since ") == true)
     }
 

@@ -120,12 +120,17 @@ struct HomeTests {
     /// She stays in bed and nothing reports for a while: `not-up` becomes due at 08:12 in the quiet, and Anna's claim
     /// at 08:17 is the very next message. The detection opens its incident at 08:12, so the claim finds it, as it would
     /// live (it used to be read first, for an incident not yet open, and dropped).
-    @Test func anAnswerRightAfterAQuietFindsTheIncidentThatOpenedInIt() throws {
+    /// Also when the answer is the capture's last message.
+    @Test(arguments: [false, true])
+    func anAnswerRightAfterAQuietFindsTheIncidentThatOpenedInIt(answerIsTheLastMessage: Bool) throws {
         let seeds = CLI.repository.appendingPathComponent("seeds")
         let seed = try String(contentsOf: seeds.appendingPathComponent("not-up-in-the-morning.capture.ndjson"), encoding: .utf8)
             .split(separator: "\n").map(String.init)
         // No thermometer readings from 08:00 to the claim: nothing moves the capture's clock there.
-        let quiet = seed.filter { !($0.contains("living room temp") && $0.contains("2026-11-23T08:") && $0 < "{\"tst\":\"2026-11-23T08:17") }
+        var quiet = seed.filter { !($0.contains("living room temp") && $0.contains("2026-11-23T08:") && $0 < "{\"tst\":\"2026-11-23T08:17") }
+        if answerIsTheLastMessage, let claim = quiet.firstIndex(where: { $0.contains(#"\"action\":\"claim\""#) }) {
+            quiet = Array(quiet[...claim])
+        }
         #expect(quiet.count < seed.count)
         let dir = try CLI.temporaryDirectory()
         let path = try CLI.write(quiet.joined(separator: "\n") + "\n", "quiet.ndjson", in: dir)

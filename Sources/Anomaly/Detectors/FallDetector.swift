@@ -27,8 +27,8 @@ import Darwin
 ///    step 3); the earlier-posture angle is the smallest angle between the posture after and any block of
 ///    [tp-10, tp-0.5] s or the posture before: a fallen arm lies in a posture it did not hold before, hands lowered
 ///    after clapping, raising them or a phone call return to one they held seconds earlier. Gates: mean | |a|-1 |
-///    after < 0.5 g and that angle ≥ 5° (no turn gate). Model inputs: that angle, the activity before (clapping,
-///    hopping, jogging), the impact energy and the stillness after.
+///    after < 0.5 g and that angle ≥ 5° (so the turn too; no larger turn gate). Model inputs: that angle, the
+///    activity before (clapping, hopping, jogging), the impact energy and the stillness after.
 ///    **Low-impact path** (body-worn sensors, `FallLowImpact`): older people fall more slowly and land more softly,
 ///    and many such falls never reach 1.8 g. A candidate from `waistLowTriggerG` (1.4 g) whose peak stays below the
 ///    trigger is decided only with the upright direction known, and is a fall only when the body turned ≥ 60°, the

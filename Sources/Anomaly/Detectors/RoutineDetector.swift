@@ -38,8 +38,9 @@ import Darwin
 /// asleep, in the same context or between bed, bedroom and bathroom with interruptions of up to an hour (a toilet
 /// trip), make one sleep; the day's longest sleep of 3 h or more that ends between 03:00 and 15:00 and whose middle
 /// lies between 21:00 and 09:00 (the prior every home shares: a night is a night) gives the bedtime and the wake-up,
-/// unless within the hour after it she settles again for 3 h or more in a quiet that is no night (an armchair until
-/// 05:30, then bed until 15:00: that was no wake-up, and that day teaches none).
+/// unless within the hour after it she settles again for 3 h or more: then that was no wake-up, and the later sleep is
+/// the night if it is night-shaped (armchair 21:00–04:00, bed 04:30–08:00: up at 08:00), else the day teaches none
+/// (armchair until 05:30, bed until 15:00).
 /// Also daytime bathroom visits, night bathroom trips and kitchen visits per day (last 28 days).
 ///
 /// ## Rules (parameters under `detectors.routine`, defaults in brackets)
@@ -570,10 +571,14 @@ public final class RoutineDetector: Detector {
             if quiet <= cap && !inactivityRaised { model.learn(start: quietStart, end: t, context: previous, localTime: local) }
             if previous.mayBeAsleep && quiet >= parameters.wakeUpQuiet { sleep(from: quietStart, to: t, in: previous) }
         }
-        let clearDetail: JSONObject = [
+        var clearDetail: JSONObject = [
             "activity": .object(activityDetail(signal: signal, time: t)),
             "quietMinutes": .number((quiet / 6).rounded() / 10),
         ]
+        // The front door itself: perhaps someone coming in, not her (escalation keeps a claimed incident open).
+        if room == .entrance && kind == .contact && (inactivityRaised || notUpRaised || bathroomRaised) {
+            clearDetail["frontDoor"] = true
+        }
         if inactivityRaised { inactivityRaised = false; emit(.inactivity, .cleared, t, clearDetail) }
         if notUpRaised { notUpRaised = false; emit(.notUp, .cleared, t, clearDetail) }
         if bathroomRaised { bathroomRaised = false; emit(.bathroomDwell, .cleared, t, clearDetail) }
@@ -663,9 +668,13 @@ public final class RoutineDetector: Detector {
         let local = context.localTime
         let length = sleepEnd - sleepStart
         let wake = local.secondsOfDay(at: sleepEnd)
-        guard length >= 3 * 3600, wake >= 3 * 3600, wake < 15 * 3600, length > bedtimeQuiet,
-              Self.nightPrior(local.secondsOfDay(at: sleepStart + length / 2)) else {
-            if length >= 3 * 3600 && wentBackToSleep(at: sleepStart) { forgetWakeCandidate(longest: length) }
+        let night = length >= 3 * 3600 && wake >= 3 * 3600 && wake < 15 * 3600
+            && Self.nightPrior(local.secondsOfDay(at: sleepStart + length / 2))
+        // Back to sleep within the hour: a night-shaped sleep is the night (however short next to the armchair
+        // before it), anything else means the candidate was no wake-up.
+        let backToSleep = length >= 3 * 3600 && wentBackToSleep(at: sleepStart)
+        guard night && (length > bedtimeQuiet || backToSleep) else {
+            if backToSleep { forgetWakeCandidate(longest: length) }
             return
         }
         bedtimeQuiet = length
@@ -674,9 +683,9 @@ public final class RoutineDetector: Detector {
         bedtimeCandidate = local.secondsOfDay(at: sleepStart)
     }
 
-    /// A sleep of 3 h or more that begins within `sleepInterruption` of the day's wake-up candidate and is not a
-    /// night itself (it ends after 15:00, or its middle is a day's): the candidate was her evening in the armchair
-    /// before bed, not a wake-up (a late sleeper's night, bed 05:30–15:00, is no night by the prior).
+    /// A sleep of 3 h or more that begins within `sleepInterruption` of the day's wake-up candidate: the candidate was
+    /// her evening in the armchair before bed, not a wake-up. A night-shaped sleep then takes its place; one that is
+    /// no night (a late sleeper's bed 05:30–15:00, by the prior) leaves the day without a wake-up.
     func wentBackToSleep(at start: Double) -> Bool {
         wakeCandidateAt.isFinite && start >= wakeCandidateAt && start - wakeCandidateAt <= Self.sleepInterruption
     }
@@ -815,8 +824,8 @@ public final class RoutineDetector: Detector {
             limit = notUpTime ?? .nan
             o["usualWakeUp"] = .string(RoutineModel.clock(wakeMedian))
             o["notUpBy"] = .string(RoutineModel.clock(limit))
-            rule = "median of \(model.wakeUps.count) learned wake-ups + max(\(m(p.notUpMargin)) min, 2.5 × \(m(wakeSigma.isFinite ? wakeSigma : 0)) min robust σ), not before the latest (\(RoutineModel.clock(wakeLatest))) + \(m(p.notUpMargin / 2)) min"
-            limit = limit - (wakeMedian - 1800)
+            rule = "median of \(model.wakeUps.count) learned wake-ups + max(\(m(p.notUpMargin)) min, 2.5 × \(m(wakeSigma.isFinite ? wakeSigma : 0)) min robust σ), not before the latest (\(RoutineModel.clock(wakeLatest))) + \(m(p.notUpMargin / 2)) min; no sign of life since \(m(upWindow)) min before the median"
+            limit = limit - (wakeMedian - upWindow)
             notUpRaised = true
         case .bathroomDwell:
             let l = bathroomLimit(sod: sod)
@@ -881,7 +890,7 @@ public final class RoutineDetector: Detector {
     // MARK: Summary
 
     /// What was learned, for people (`careMonitord learn` prints it): wake-up, night, and the limits each rule would
-    /// apply at every full hour of the local day, by context.
+    /// apply at every full hour of the local day, by context (null: the rule is not raised at that hour).
     public func summary() -> JSONObject {
         var o = JSONObject()
         o["learnedDays"] = .number(Double(model.learnedDays))

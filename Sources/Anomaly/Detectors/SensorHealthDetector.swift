@@ -504,19 +504,28 @@ public final class SensorHealthDetector: Detector {
         return (text.prefix(1).uppercased() + text.dropFirst(), parts.count > 1)
     }
 
-    /// "Fall detection is off since 14:00: the wristband band1 is silent" when no other device gives that protection;
-    /// "Activity monitoring has lost washing_machine since 19:34 (it is silent); 12 other devices still report" when
-    /// others do (one quiet cupboard does not turn activity monitoring off).
+    /// "Fall detection is off since 14:00: the wristband band1 is silent". For the home-wide monitoring many devices
+    /// share (activity, temperature, appliances), while others have reported since: "Activity monitoring has lost
+    /// washing_machine since 19:34 (it is silent); 12 other devices have reported since" (one quiet cupboard does
+    /// not turn it off). A wearable, an alarm or a vital sign protects her or one room: off, whatever the others do.
     func lost(_ d: Int, _ protection: (text: String, plural: Bool), since: Double, _ what: String) -> String {
         let clock = context.localTime.clockText(at: since)
+        let off = "\(protection.text) \(protection.plural ? "are" : "is") off since \(clock): \(deviceNoun(d)) \(what)"
+        guard !protectsHerOrOneRoom(d) else { return off }
         var others = 0
-        for e in devices.indices where e != d && !activity[e].lastSeen.isNaN && !activity[e].silentActive
-            && !devices[e].offlineActive && !devices[e].notWornActive && protectionText(e).text == protection.text {
+        for e in devices.indices where e != d && activity[e].lastSeen > since && !protectsHerOrOneRoom(e)
+            && protectionText(e).text == protection.text {
             others += 1
         }
-        guard others > 0 else { return "\(protection.text) \(protection.plural ? "are" : "is") off since \(clock): \(deviceNoun(d)) \(what)" }
+        guard others > 0 else { return off }
         return "\(protection.text) \(protection.plural ? "have" : "has") lost \(deviceNoun(d)) since \(clock) (it \(what)); "
-            + "\(others) other device\(others == 1 ? "" : "s") still report\(others == 1 ? "s" : "")"
+            + "\(others) other device\(others == 1 ? " has" : "s have") reported since"
+    }
+
+    func protectsHerOrOneRoom(_ d: Int) -> Bool {
+        let k = devices[d].kinds
+        return [SignalKind.acceleration, .fall, .sos, .smoke, .carbonMonoxide, .waterLeak, .heartRate, .spo2]
+            .contains { k & (1 << UInt64($0.rawValue)) != 0 } || devices[d].placement != nil
     }
 
     func deviceNoun(_ d: Int) -> String {

@@ -43,7 +43,7 @@ public struct FallWindows: Sendable, Equatable {
 
     /// The wrist (tools/fall/features.py `WRIST`): no turn gate (the earlier-posture angle says more at the
     /// wrist), the arm at rest after (mean | |a| - 1 | < 0.5 g), 10 s of earlier postures, and a posture after at
-    /// least 5° from each of them.
+    /// least 5° from each of them and from the posture before.
     public static var wrist: FallWindows {
         var w = FallWindows()
         w.gateAngle = 0

@@ -101,7 +101,7 @@ final class CaptureTimeEscalation: EscalationDriver, @unchecked Sendable {
     }
 
     func finish(at time: Double) {
-        takeAcks(before: .max) { _ in }   // the detectors have finished: nothing more is due in them
+        takeAcks(before: .max) { _ in }   // none left when the home finished the capture (`finishCapture`)
         settle(through: time) { _ in }
     }
 

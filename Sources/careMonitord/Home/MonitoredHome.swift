@@ -234,6 +234,10 @@ final class MonitoredHome: @unchecked Sendable {
     /// (nothing is assumed after the capture ends). Call after `runDetectors` returned.
     func finishCapture() {
         guard detectors.latestTime.isFinite else { return }
+        // Answers after the last sample: what became due before each comes first (as `HomeProcessor` does).
+        if let capture = escalation as? CaptureTimeEscalation {
+            capture.takeAcks(before: .max) { t in processor.advance(to: t - HomeProcessor.settleMargin) }
+        }
         detectors.finish(at: detectors.latestTime)
         escalation?.finish(at: detectors.latestTime)
     }
