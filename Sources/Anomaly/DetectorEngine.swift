@@ -200,9 +200,6 @@ public final class DetectorEngine: SampleProcessor, @unchecked Sendable {
         pause.onChange(paused, time, pauseWindow ?? FamilyPause.Window(from: time, until: time))
     }
 
-    /// True while a pause holds some families.
-    public var isPaused: Bool { pausedNow }
-
     static func bit(of family: String) -> Plan {
         switch family {
         case AlarmDetector.name: .alarms

@@ -255,7 +255,8 @@ public actor EscalationEngine {
 
     /// Fires every timer that is due on the monotonic clock, in deadline order, and sends again what is due.
     public func tick() {
-        let due = retries.values.filter { $0.due <= now().monotonic }.sorted { $0.due < $1.due }
+        let monotonic = now().monotonic
+        let due = retries.values.filter { $0.due <= monotonic }.sorted { $0.due < $1.due }
         for r in due {
             retries[r.notification.key] = nil
             if stillWanted(r.notification) { send(r.notification, attempt: r.failures) }

@@ -131,6 +131,18 @@ final class RoutineHarness {
         return (h, stop)
     }
 
+    /// A day of someone who dozes in the armchair before going to bed: out of bed at `up` (about, ±0.2 h), a sign of
+    /// life every 12–36 min until `activeUntil`, in the armchair from about `chair`, to bed at about `bed` past the
+    /// toilet. Hours may pass 24 (the next morning).
+    func armchairThenBed(up: Double, activeUntil: Double, chair: Double, bed: Double) -> [(Double, String, Double)] {
+        let up = up + (random() - 0.5) * 0.4
+        var e: [(Double, String, Double)] = [(up, "bedroom_bed", 0), (up + 0.05, "bathroom_toilet", 1)]
+        var hour = up + 0.3
+        while hour < activeUntil { e.append((hour, random() < 0.5 ? "kitchen_kettle" : "living_motion", 1)); hour += 0.2 + random() * 0.4 }
+        let chair = chair + (random() - 0.5) * 0.3, bed = bed + (random() - 0.5) * 0.3
+        return e + [(chair, "living_seat", 1), (bed - 0.1, "living_seat", 0), (bed - 0.05, "bathroom_toilet", 1), (bed, "bedroom_bed", 1)]
+    }
+
     /// A late sleeper's day in a flat with door sensors only (no bed sensor): to bed about midnight, up about
     /// 11:00 (±1 h), a toilet trip most nights, on alternate days a quiet 3 h in the living room from noon, out in
     /// the late afternoon. Hours may pass 24 (the next morning).
@@ -577,18 +589,8 @@ let zeros = "[" + Array(repeating: "0", count: 96).joined(separator: ",") + "]"
     /// as her wake-up, so `not-up` never fires an hour after she went to bed.
     @Test func anArmchairBeforeALateBedIsNoWakeUp() throws {
         let h = try RoutineHarness()
-        func day(_ d: Int) -> [(Double, String, Double)] {
-            let up = 15.25 + (h.random() - 0.5) * 0.5
-            var e: [(Double, String, Double)] = [(up, "bedroom_bed", 0), (up + 0.05, "bathroom_toilet", 1)]
-            var hour = up + 0.3
-            while hour < 25.3 { e.append((hour, h.random() < 0.5 ? "kitchen_fridge" : "living_motion", 1)); hour += 0.2 + h.random() * 0.4 }
-            let chair = 25.5 + (h.random() - 0.5) * 0.3
-            let bed = 29.5 + (h.random() - 0.5) * 0.3
-            e += [(chair, "living_seat", 1), (bed, "living_seat", 0), (bed + 0.05, "bathroom_toilet", 1), (bed + 0.1, "bedroom_bed", 1)]
-            return e
-        }
         h.play(mondayMarch4 - 1, [(23, "bedroom_bed", 1)])
-        for d in mondayMarch4..<mondayMarch4 + 21 { h.play(d, day(d)) }
+        for d in mondayMarch4..<mondayMarch4 + 21 { h.play(d, h.armchairThenBed(up: 15.25, activeUntil: 25.3, chair: 25.5, bed: 29.6)) }
         #expect(h.raised(.notUp).isEmpty, "\(h.raised(.notUp).map(\.detail))")
         for w in h.detector.model.wakeUps { #expect(w < 5 * 3600 || w > 6 * 3600, "learned wake-up \(RoutineModel.clock(w))") }
     }
@@ -681,17 +683,8 @@ let zeros = "[" + Array(repeating: "0", count: 96).joined(separator: ",") + "]"
     /// her wake-up, not 04:00, although the armchair lasted longer.
     @Test func aShorterBedAfterALongArmchairIsTheNight() throws {
         let h = try RoutineHarness()
-        func day(_ d: Int) -> [(Double, String, Double)] {
-            let up = 8 + (h.random() - 0.5) * 0.4
-            var e: [(Double, String, Double)] = [(up, "bedroom_bed", 0), (up + 0.05, "bathroom_toilet", 1)]
-            var hour = up + 0.3
-            while hour < 20.8 { e.append((hour, h.random() < 0.5 ? "kitchen_kettle" : "living_motion", 1)); hour += 0.2 + h.random() * 0.4 }
-            let chair = 21 + (h.random() - 0.5) * 0.3, bed = 28.5 + (h.random() - 0.5) * 0.3
-            e += [(chair, "living_seat", 1), (bed - 0.1, "living_seat", 0), (bed, "bedroom_bed", 1)]
-            return e
-        }
         h.play(mondayMarch4 - 1, [(23, "bedroom_bed", 1)])
-        for d in mondayMarch4..<mondayMarch4 + 14 { h.play(d, day(d)) }
+        for d in mondayMarch4..<mondayMarch4 + 14 { h.play(d, h.armchairThenBed(up: 8, activeUntil: 20.8, chair: 21, bed: 28.5)) }
         #expect(h.detector.model.wakeUps.count >= 10)
         for w in h.detector.model.wakeUps { #expect(w > 7.5 * 3600 && w < 8.5 * 3600, "learned wake-up \(RoutineModel.clock(w))") }
     }

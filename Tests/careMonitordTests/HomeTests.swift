@@ -11,12 +11,25 @@ struct HomeTests {
         return JSONWriter.serialize(.object(o))
     }
 
+    static let seeds = CLI.repository.appendingPathComponent("seeds")
+
+    /// The lines of seed `name`'s capture.
+    static func seedLines(_ name: String) throws -> [String] {
+        try String(contentsOf: seeds.appendingPathComponent("\(name).capture.ndjson"), encoding: .utf8)
+            .split(separator: "\n").map(String.init)
+    }
+
+    /// `replay` of `lines` under seed `config`'s config: its result and its event lines.
+    static func replay(_ lines: some Sequence<String>, config: String) throws -> (result: CLI.Result, events: [JSONValue]) {
+        let path = try CLI.write(lines.joined(separator: "\n") + "\n", "capture.ndjson", in: try CLI.temporaryDirectory())
+        let r = try CLI.run(["replay", "--config", seeds.appendingPathComponent("\(config).config.json").path, path])
+        return (r, r.stdout.split(separator: "\n").compactMap { try? JSONParser.parse(String($0)) })
+    }
+
     /// Ben claims; the front door opens and there is movement inside: the arrival is verified by the home's own
     /// sensors, with no "arrived" answer from anyone, and everyone already paged hears it.
     @Test func replayVerifiesAnArrivalFromTheFrontDoorThenMovementInside() throws {
-        let seeds = CLI.repository.appendingPathComponent("seeds")
-        let seed = try String(contentsOf: seeds.appendingPathComponent("linda-fall.capture.ndjson"), encoding: .utf8)
-            .split(separator: "\n").map(String.init)
+        let seed = try Self.seedLines("linda-fall")
         // The seed up to Ben's claim at 14:09, then the door and the hallway instead of his "arrived".
         let claim = try #require(seed.firstIndex { $0.contains(#"\"action\":\"claim\""#) })
         let incident = "linda-20261123-140203"
@@ -25,11 +38,8 @@ struct HomeTests {
             Self.line("2026-11-23T14:18:40.000000", "zigbee2mqtt/hallway motion", #"{"occupancy":true,"battery":90}"#),
             Self.line("2026-11-23T14:25:00.000000", "caremonitord/linda/incidents/\(incident)/ack", #"{"member":"ben","action":"resolve"}"#),
         ]
-        let dir = try CLI.temporaryDirectory()
-        let path = try CLI.write(capture.joined(separator: "\n") + "\n", "arrival.ndjson", in: dir)
-        let r = try CLI.run(["replay", "--config", seeds.appendingPathComponent("linda-fall.config.json").path, path])
+        let (r, events) = try Self.replay(capture, config: "linda-fall")
         #expect(r.code == 0, "\(r.stderr)")
-        let events = r.stdout.split(separator: "\n").compactMap { try? JSONParser.parse(String($0)) }
         let arrived = try #require(events.first { $0["state"]?.stringValue == "arrived" }, "no arrival in \(r.stdout)")
         #expect(arrived["time"]?.stringValue == "2026-11-23T14:18:40.000Z")
         #expect(arrived["by"]?.stringValue == "ben")
@@ -44,16 +54,12 @@ struct HomeTests {
 
     /// The door alone is not an arrival, nor is movement without the door: both are needed after a claim.
     @Test func movementWithoutTheDoorIsNoArrival() throws {
-        let seeds = CLI.repository.appendingPathComponent("seeds")
-        let seed = try String(contentsOf: seeds.appendingPathComponent("linda-fall.capture.ndjson"), encoding: .utf8)
-            .split(separator: "\n").map(String.init)
+        let seed = try Self.seedLines("linda-fall")
         let claim = try #require(seed.firstIndex { $0.contains(#"\"action\":\"claim\""#) })
         let capture = seed[...claim] + [
             Self.line("2026-11-23T14:18:40.000000", "zigbee2mqtt/hallway motion", #"{"occupancy":true,"battery":90}"#),
         ]
-        let dir = try CLI.temporaryDirectory()
-        let path = try CLI.write(capture.joined(separator: "\n") + "\n", "no-door.ndjson", in: dir)
-        let r = try CLI.run(["replay", "--config", seeds.appendingPathComponent("linda-fall.config.json").path, path])
+        let (r, _) = try Self.replay(capture, config: "linda-fall")
         #expect(r.code == 0, "\(r.stderr)")
         #expect(r.stdout.contains(#""state":"claimed""#))
         #expect(!r.stdout.contains(#""state":"arrived""#), "movement alone counted as an arrival")
@@ -61,7 +67,7 @@ struct HomeTests {
 
     /// `learn` replays through the same home and keeps what the routine learned, which it prints back.
     @Test func learnKeepsTheRoutineInTheStateDirectoryAndPrintsIt() throws {
-        let seeds = CLI.repository.appendingPathComponent("seeds")
+        let seeds = Self.seeds
         let dir = try CLI.temporaryDirectory()
         let r = try CLI.run(["learn", "--config", seeds.appendingPathComponent("linda-morning.config.json").path,
                              "--state-dir", dir.path, seeds.appendingPathComponent("linda-morning.capture.ndjson").path])
@@ -76,7 +82,7 @@ struct HomeTests {
     /// Escalation on the capture's clock is deterministic: the seeds, whose lines are not in time order, replay to
     /// the same lines every time, whatever the reader's and the detector thread's timing.
     @Test func replayOfTheSameCaptureGivesTheSameLinesEveryTime() throws {
-        let seeds = CLI.repository.appendingPathComponent("seeds")
+        let seeds = Self.seeds
         for name in ["linda-fall", "linda-morning"] {
             var outputs: Set<String> = []
             for _ in 0..<8 {
@@ -91,7 +97,6 @@ struct HomeTests {
     /// Each incident's arrival is seen: the door's state is followed between incidents (an opening is a change from
     /// closed), and a movement counts only after an opening during the same incident.
     @Test func aSecondIncidentsArrivalIsSeenAndAStaleOpeningCountsForNothing() throws {
-        let seeds = CLI.repository.appendingPathComponent("seeds")
         func at(_ hhmmss: String) -> String { "2026-11-23T\(hhmmss).000000" }
         func fall(_ t: String) -> String { Self.line(at(t), "zigbee2mqtt/hallway radar", #"{"presence":true,"fall_down_status":"fall"}"#) }
         func ack(_ t: String, _ id: String, _ action: String) -> String {
@@ -108,12 +113,9 @@ struct HomeTests {
             // Left open after the second: the third incident's claim, then movement with no new opening.
             fall("16:00:00"), ack("16:05:00", third, "claim"), motion("16:10:10"), ack("16:20:00", third, "resolve"),
         ]
-        let dir = try CLI.temporaryDirectory()
-        let path = try CLI.write(capture.joined(separator: "\n") + "\n", "three.ndjson", in: dir)
-        let r = try CLI.run(["replay", "--config", seeds.appendingPathComponent("linda-fall.config.json").path, path])
+        let (r, events) = try Self.replay(capture, config: "linda-fall")
         #expect(r.code == 0, "\(r.stderr)")
-        let arrivals = r.stdout.split(separator: "\n").compactMap { try? JSONParser.parse(String($0)) }
-            .filter { $0["state"]?.stringValue == "arrived" }.compactMap { $0["incident"]?.stringValue }
+        let arrivals = events.filter { $0["state"]?.stringValue == "arrived" }.compactMap { $0["incident"]?.stringValue }
         #expect(arrivals == [first, second], "arrivals: \(arrivals)\n\(r.stdout)")
     }
 
@@ -123,20 +125,15 @@ struct HomeTests {
     /// Also when the answer is the capture's last message.
     @Test(arguments: [false, true])
     func anAnswerRightAfterAQuietFindsTheIncidentThatOpenedInIt(answerIsTheLastMessage: Bool) throws {
-        let seeds = CLI.repository.appendingPathComponent("seeds")
-        let seed = try String(contentsOf: seeds.appendingPathComponent("not-up-in-the-morning.capture.ndjson"), encoding: .utf8)
-            .split(separator: "\n").map(String.init)
+        let seed = try Self.seedLines("not-up-in-the-morning")
         // No thermometer readings from 08:00 to the claim: nothing moves the capture's clock there.
         var quiet = seed.filter { !($0.contains("living room temp") && $0.contains("2026-11-23T08:") && $0 < "{\"tst\":\"2026-11-23T08:17") }
         if answerIsTheLastMessage, let claim = quiet.firstIndex(where: { $0.contains(#"\"action\":\"claim\""#) }) {
             quiet = Array(quiet[...claim])
         }
         #expect(quiet.count < seed.count)
-        let dir = try CLI.temporaryDirectory()
-        let path = try CLI.write(quiet.joined(separator: "\n") + "\n", "quiet.ndjson", in: dir)
-        let r = try CLI.run(["replay", "--config", seeds.appendingPathComponent("not-up-in-the-morning.config.json").path, path])
+        let (r, events) = try Self.replay(quiet, config: "not-up-in-the-morning")
         #expect(r.code == 0, "\(r.stderr)")
-        let events = r.stdout.split(separator: "\n").compactMap { try? JSONParser.parse(String($0)) }
         let opened = try #require(events.first { $0["type"]?.stringValue == "incident" && $0["state"]?.stringValue == "opened" }, "\(r.stdout)")
         #expect(opened["incident"]?.stringValue == "linda-20261123-081201")
         let claimed = events.first { $0["type"]?.stringValue == "incident" && $0["state"]?.stringValue == "claimed" }
@@ -149,20 +146,15 @@ struct HomeTests {
     /// not Linda getting up, so the incident is not stood down (nobody is told "recovery detected"): it shows her
     /// arrival and waits for her answer. (Linda getting up herself still stands it down: the seed.)
     @Test func aCarerLettingHerselfInIsAnArrivalNotARecovery() throws {
-        let seeds = CLI.repository.appendingPathComponent("seeds")
-        let seed = try String(contentsOf: seeds.appendingPathComponent("not-up-in-the-morning.capture.ndjson"), encoding: .utf8)
-            .split(separator: "\n").map(String.init)
+        let seed = try Self.seedLines("not-up-in-the-morning")
         // The seed up to Anna's claim at 08:17 (Linda never gets up), then Anna at the door and in the hall at 08:30.
         let claim = try #require(seed.firstIndex { $0.contains(#"\"action\":\"claim\""#) })
         let capture = seed[...claim].filter { $0 < "{\"tst\":\"2026-11-23T08:30" } + [
             Self.line("2026-11-23T08:30:00.000000", "zigbee2mqtt/front door", #"{"contact":false}"#),
             Self.line("2026-11-23T08:30:10.000000", "zigbee2mqtt/hall motion", #"{"occupancy":true}"#),
         ]
-        let dir = try CLI.temporaryDirectory()
-        let path = try CLI.write(capture.joined(separator: "\n") + "\n", "anna.ndjson", in: dir)
-        let r = try CLI.run(["replay", "--config", seeds.appendingPathComponent("not-up-in-the-morning.config.json").path, path])
+        let (r, events) = try Self.replay(capture, config: "not-up-in-the-morning")
         #expect(r.code == 0, "\(r.stderr)")
-        let events = r.stdout.split(separator: "\n").compactMap { try? JSONParser.parse(String($0)) }
         #expect(events.contains { $0["kind"]?.stringValue == "not-up" && $0["state"]?.stringValue == "cleared" })
         #expect(!events.contains { $0["state"]?.stringValue == "stood-down" }, "stood down at Anna's arrival: \(r.stdout)")
         #expect(!r.stdout.contains("recovery detected"))

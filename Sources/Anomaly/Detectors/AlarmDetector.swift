@@ -43,6 +43,12 @@ public final class AlarmDetector: Detector {
                              sosButtons: sosButtons)
     }
 
+    /// The device raised less than `repeatSuppressSeconds` ago: the same press or event again (a clock step back
+    /// never suppresses).
+    @inline(__always) func repeats(_ s: Int, at t: Double) -> Bool {
+        t - slots[s].lastRaise < repeatSuppressSeconds && t >= slots[s].lastRaise
+    }
+
     init(context: DetectorContext, repeatSuppressSeconds: Double, waterLeakConfirmSeconds: Double, sosButtons: [String] = []) {
         self.context = context
         self.repeatSuppressSeconds = repeatSuppressSeconds
@@ -80,7 +86,7 @@ public final class AlarmDetector: Detector {
         switch slots[s].kind {
         case .sos, .fall:
             if on {
-                if sample.time - slots[s].lastRaise >= repeatSuppressSeconds || sample.time < slots[s].lastRaise {
+                if !repeats(s, at: sample.time) {
                     slots[s].lastRaise = sample.time
                     slots[s].active = true
                     emit(s, .raised, sample.time, detail: ["source": "device", "value": .bool(true)])
@@ -115,7 +121,7 @@ public final class AlarmDetector: Detector {
     /// other signals.
     func press(_ s: Int, _ sample: Sample) {
         guard let word = context.signals.text(for: Int(sample.value), of: slots[s].signal), !Self.isRelease(word) else { return }
-        guard sample.time - slots[s].lastRaise >= repeatSuppressSeconds || sample.time < slots[s].lastRaise else { return }
+        guard !repeats(s, at: sample.time) else { return }
         slots[s].lastRaise = sample.time
         emit(s, .raised, sample.time, detail: ["source": "button", "press": .string(word)])
     }

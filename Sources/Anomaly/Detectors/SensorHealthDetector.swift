@@ -482,8 +482,9 @@ public final class SensorHealthDetector: Detector {
 
     // MARK: Words
 
-    /// What device `d` protects, for people.
-    func protectionText(_ d: Int) -> (text: String, plural: Bool) {
+    /// What device `d` protects, for people; `homeWide` when it is monitoring many devices share (activity,
+    /// temperature, appliances), not her own wearable, an alarm or a vital sign.
+    func protectionText(_ d: Int) -> (text: String, plural: Bool, homeWide: Bool) {
         let k = devices[d].kinds
         func has(_ kinds: SignalKind...) -> Bool { kinds.contains { k & (1 << UInt64($0.rawValue)) != 0 } }
         var parts: [String] = []
@@ -493,7 +494,8 @@ public final class SensorHealthDetector: Detector {
         if has(.carbonMonoxide) { parts.append("CO detection") }
         if has(.waterLeak) { parts.append("water-leak detection") }
         if has(.heartRate, .spo2) { parts.append("vital-sign monitoring") }
-        if parts.isEmpty {
+        let homeWide = parts.isEmpty
+        if homeWide {
             if has(.motion, .contact, .button, .vibration) { parts.append("activity monitoring") }
             else if has(.temperature) { parts.append("temperature monitoring") }
             else if has(.applianceOn, .power) { parts.append("appliance monitoring") }
@@ -501,31 +503,24 @@ public final class SensorHealthDetector: Detector {
             else { parts.append("monitoring") }
         }
         let text = parts.count == 1 ? parts[0] : parts.dropLast().joined(separator: ", ") + " and " + parts.last!
-        return (text.prefix(1).uppercased() + text.dropFirst(), parts.count > 1)
+        return (text.prefix(1).uppercased() + text.dropFirst(), parts.count > 1, homeWide)
     }
 
     /// "Fall detection is off since 14:00: the wristband band1 is silent". For the home-wide monitoring many devices
     /// share (activity, temperature, appliances), while others have reported since: "Activity monitoring has lost
     /// washing_machine since 19:34 (it is silent); 12 other devices have reported since" (one quiet cupboard does
     /// not turn it off). A wearable, an alarm or a vital sign protects her or one room: off, whatever the others do.
-    func lost(_ d: Int, _ protection: (text: String, plural: Bool), since: Double, _ what: String) -> String {
+    func lost(_ d: Int, _ protection: (text: String, plural: Bool, homeWide: Bool), since: Double, _ what: String) -> String {
         let clock = context.localTime.clockText(at: since)
         let off = "\(protection.text) \(protection.plural ? "are" : "is") off since \(clock): \(deviceNoun(d)) \(what)"
-        guard !protectsHerOrOneRoom(d) else { return off }
+        guard protection.homeWide else { return off }
         var others = 0
-        for e in devices.indices where e != d && activity[e].lastSeen > since && !protectsHerOrOneRoom(e)
-            && protectionText(e).text == protection.text {
+        for e in devices.indices where e != d && activity[e].lastSeen > since && protectionText(e).text == protection.text {
             others += 1
         }
         guard others > 0 else { return off }
         return "\(protection.text) \(protection.plural ? "have" : "has") lost \(deviceNoun(d)) since \(clock) (it \(what)); "
             + "\(others) other device\(others == 1 ? " has" : "s have") reported since"
-    }
-
-    func protectsHerOrOneRoom(_ d: Int) -> Bool {
-        let k = devices[d].kinds
-        return [SignalKind.acceleration, .fall, .sos, .smoke, .carbonMonoxide, .waterLeak, .heartRate, .spo2]
-            .contains { k & (1 << UInt64($0.rawValue)) != 0 } || devices[d].placement != nil
     }
 
     func deviceNoun(_ d: Int) -> String {

@@ -364,10 +364,9 @@ public final class CaptureWriter: @unchecked Sendable {
         let slash = path.lastIndex(of: "/").map { path.index(after: $0) } ?? path.startIndex
         let dot = path[slash...].lastIndex(of: ".") ?? path.endIndex
         let stem = String(path[..<dot]), ext = String(path[dot...])
-        let local = time + Double(localTime?.offset(at: time) ?? 0)
-        let day = Int((local / 86_400).rounded(.down))
+        let day = localTime?.dayNumber(at: time) ?? Int((time / 86_400).rounded(.down))
         let (y, m, d) = Timestamp.civilFromDays(day)
-        let sod = Int(local - Double(day) * 86_400)
+        let sod = Int(localTime?.secondsOfDay(at: time) ?? time - Double(day) * 86_400)
         let stamp = "\(Timestamp.pad(y, 4))\(Timestamp.pad(m, 2))\(Timestamp.pad(d, 2))-"
             + "\(Timestamp.pad(sod / 3600, 2))\(Timestamp.pad(sod / 60 % 60, 2))\(Timestamp.pad(sod % 60, 2))"
         var name = "\(stem)-\(stamp)\(ext)"
@@ -380,18 +379,20 @@ public final class CaptureWriter: @unchecked Sendable {
     }
 
     public func append(time: Double, topic: String, qos: Int, retain: Bool, payload: [UInt8]) throws(CaptureError) {
-        let line = Array(CaptureLineReader.format(time: time, topic: topic, qos: qos, retain: retain, payload: payload).utf8) + [0x0A]
+        let line = CaptureLineReader.format(time: time, topic: topic, qos: qos, retain: retain, payload: payload)
+        let bytes = line.utf8.count + 1   // and its newline
         if rotation.isOn {
             let day = localTime?.dayNumber(at: time) ?? Int.min
-            let full = rotation.maximumBytes.map { fileBytes > 0 && fileBytes + line.count > $0 } ?? false
+            let full = rotation.maximumBytes.map { fileBytes > 0 && fileBytes + bytes > $0 } ?? false
             if fd < 0 || full || (localTime != nil && day != fileDay) {
                 try closeFile()
                 try open(rotatedName(at: time))
                 fileDay = day
             }
         }
-        buffer.append(contentsOf: line)
-        fileBytes += line.count
+        buffer.append(contentsOf: line.utf8)
+        buffer.append(0x0A)
+        fileBytes += bytes
         lines += 1
         let now = CaptureReplay.monotonicSeconds()
         if buffer.count >= 1 << 16 || now - lastFlush >= 1 { try flush() }

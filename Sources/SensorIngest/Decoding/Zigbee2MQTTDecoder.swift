@@ -77,7 +77,6 @@ public struct Zigbee2MQTTDecoder: PayloadDecoder {
         let hasLux = object["illuminance_lux"].map { !$0.isNull } ?? false
         let hasVibrationKey = object["vibration"].map { !$0.isNull } ?? false
         let hasBattery = object["battery"].map { !$0.isNull } ?? false
-        let hasAction = object["action"].map { !$0.isNull } ?? false
         var time: Double?
 
         func add(_ signal: SignalKind, _ value: ReadingValue, _ unit: String?, _ key: String, _ raw: JSONValue) {
@@ -114,7 +113,7 @@ public struct Zigbee2MQTTDecoder: PayloadDecoder {
                 }
             case "action", "click":
                 // Legacy payloads carry `click`, and with `legacy: true` both keys for one press.
-                if key == "click" && hasAction { continue }
+                if key == "click", let action = object["action"], !action.isNull { continue }
                 guard let s = try FieldValue.string(raw, key) else { continue }
                 let word = s.lowercased()
                 switch word {

@@ -19,7 +19,6 @@ enum StatusCommand {
         var status: String?
         var coverage: JSONValue?
         var circle: JSONValue?
-        var summary: JSONValue?
         var incidents: [String: JSONValue] = [:]
     }
 
@@ -67,7 +66,7 @@ enum StatusCommand {
                 case LiveState.statusTopic(person: person): r.status = payload
                 case LiveState.coverageTopic(person: person): r.coverage = json
                 case LiveState.circleTopic(person: person): r.circle = json
-                case LiveState.incidentsTopic(person: person): r.summary = json
+                case LiveState.incidentsTopic(person: person): break   // the summary; each incident is read itself
                 default:
                     let id = String(topic.split(separator: "/").last ?? "")
                     r.incidents[id] = payload.isEmpty ? nil : json

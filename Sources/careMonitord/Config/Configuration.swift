@@ -45,8 +45,8 @@ struct HomeAssistantSettings {
     var dashboardMember: String?
 }
 
-/// A loaded, validated config file. Sections of later issues (`circle`, `policies`, `journal`, `detectors`) are
-/// kept as parsed JSON (with positions) for their modules to decode.
+/// A loaded, validated config file. The sections other modules own (`circle`, `policies`, `journal`, `detectors`)
+/// are kept as parsed JSON (with positions) for them to decode.
 struct Configuration {
     var file: String
     var person: PersonSettings

@@ -97,9 +97,8 @@ enum LiveState {
         Protection(id: "sensors", name: "sensor checks", family: SensorHealthDetector.name),
     ]
 
-    static func coverage(config: Configuration, detectors: DetectorEngine, watch: HomeWatch.State,
-                         away: AwayMode.Away?, now: Double) -> JSONValue {
-        let zone = CareSupport.LocalTime(identifier: config.person.timezone)
+    static func coverage(config: Configuration, zone: CareSupport.LocalTime?, detectors: DetectorEngine, watch: HomeWatch.State,
+                         away: AwayMode.Away?) -> JSONValue {
         func clock(_ t: Double) -> String { zone?.clockText(at: t) ?? Timestamp.rfc3339(t) }
         let on: [String: Bool] = [FallDetector.name: detectors.fall != nil, AlarmDetector.name: detectors.alarms != nil,
                                   RoutineDetector.name: detectors.routine != nil, ThresholdDetector.name: detectors.thresholds != nil,

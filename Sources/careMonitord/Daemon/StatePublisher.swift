@@ -17,6 +17,8 @@ final class StatePublisher {
     private var lastFull = -Double.infinity
     private var configFingerprint = ""
     private var discovery: [(topic: String, payload: String)] = []
+    /// The home's zone, read when the config changes (not at every publish).
+    private var zone: CareSupport.LocalTime?
     private let logger: Logger
 
     /// How often coverage and the circle are recomputed (incidents are looked at every turn).
@@ -41,9 +43,10 @@ final class StatePublisher {
         }
         let config = home.config
         let person = config.person.id
-        let fingerprint = "\(person)|\(config.homeAssistant)|\(config.escalation?.members.map(\.id) ?? [])|\(config.escalation?.person.name ?? "")"
+        let fingerprint = "\(person)|\(config.person.timezone)|\(config.homeAssistant)|\(config.escalation?.members.map(\.id) ?? [])|\(config.escalation?.person.name ?? "")"
         if fingerprint != configFingerprint {
             configFingerprint = fingerprint
+            zone = CareSupport.LocalTime(identifier: config.person.timezone)
             discovery = HomeAssistantDiscovery.entities(config).map {
                 (HomeAssistantDiscovery.topic(prefix: config.homeAssistant.discoveryPrefix, person: person, $0), JSONWriter.serialize(.object($0.config)))
             }
@@ -55,8 +58,8 @@ final class StatePublisher {
         let full = now - lastFull >= Self.interval
         if full {
             lastFull = now
-            let coverage = LiveState.coverage(config: config, detectors: home.detectors, watch: home.watch?.current ?? HomeWatch.State(),
-                                              away: home.away.isAway(at: now), now: now)
+            let coverage = LiveState.coverage(config: config, zone: zone, detectors: home.detectors,
+                                              watch: home.watch?.current ?? HomeWatch.State(), away: home.away.isAway(at: now))
             want.append((LiveState.coverageTopic(person: person), JSONWriter.serialize(coverage)))
             let circle = LiveState.circle(config.escalation, person: person, now: WallTime(milliseconds: Int64(now * 1000)))
             want.append((LiveState.circleTopic(person: person), JSONWriter.serialize(circle)))

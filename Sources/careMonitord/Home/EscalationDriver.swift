@@ -278,7 +278,7 @@ final class LiveEscalation: EscalationDriver, Sendable {
         let incidents = await e.openIncidents
         openNow.withLock { $0 = incidents }
         nextDeadline.store(await e.nextDeadline?.nanoseconds ?? .max, ordering: .relaxed)
-        open.store(await e.hasOpenIncidents, ordering: .relaxed)
+        open.store(!incidents.isEmpty, ordering: .relaxed)
         opened.store(await e.incidentCount, ordering: .relaxed)
         turns.add(1, ordering: .relaxed)
     }
